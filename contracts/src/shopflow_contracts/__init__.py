@@ -1,0 +1,1 @@
+"""shopflow's shared contracts: message envelopes, payloads, row schemas, task protocol."""

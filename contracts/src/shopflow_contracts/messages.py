@@ -1,0 +1,245 @@
+"""Every message that crosses a process boundary in shopflow.
+
+Flow of one run (one batch of uploads):
+
+    arrivals queue --S3ObjectCreated--> loader (trigger) --BatchExecutionInput--> Step Functions
+    Step Functions --LoadCommand--> loader --LoadResult--> Step Functions
+    Step Functions --BatchStaged (events:putEvents)--> event bus
+    Step Functions --ValidateCommand--> validator --ValidateResult--> Step Functions
+    Step Functions --KpiCommand--> kpi --KpiResult--> Step Functions
+    Step Functions --RunSucceeded | RunFailed--> SNS
+
+A worker that cannot do its work answers ``SendTaskFailure`` with ``error`` set to a
+``TaskErrorName`` and ``cause`` set to a serialised ``TaskFailure``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from shopflow_contracts.envelope import Contract, Envelope
+from shopflow_contracts.rows import FileKind
+
+# Execution names: letters, digits, '-' and '_' only, at most 80 characters.
+BatchId = str
+
+
+class LandedObject(Contract):
+    """An object that landed in the bucket, as the upload event described it."""
+
+    bucket: str = Field(min_length=3)
+    key: str = Field(min_length=1)
+    size: int = Field(ge=0)
+    etag: str
+    sequencer: str = Field(description="S3's per-key ordering of writes (hex string).")
+    event_time: AwareDatetime
+    event_id: str = Field(description="The EventBridge event id; identical on re-delivery.")
+
+
+class WaitSeconds(Contract):
+    """Lengths of the two Wait states; 30 s and 40 s in production, 0 locally and in tests."""
+
+    check_data_loaded: int = Field(ge=0, le=3600)
+    wait_for_eventbridge: int = Field(ge=0, le=3600)
+
+
+class BatchExecutionInput(Contract):
+    """Input of one state machine execution: the batch of landed objects it processes."""
+
+    batch_id: BatchId = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    objects: list[LandedObject] = Field(min_length=1)
+    waits: WaitSeconds
+
+
+# --- LoadData -------------------------------------------------------------------------
+
+
+class LoadRequest(Contract):
+    batch_id: BatchId
+    objects: list[LandedObject] = Field(min_length=1)
+
+
+class StagedFile(Contract):
+    """A landed file copied into the raw area of its batch, with what it was recognised as."""
+
+    kind: FileKind
+    source_bucket: str
+    source_key: str
+    bucket: str
+    key: str
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    etag: str
+    ingest_seq: str = Field(
+        description="Total order of uploads (event time + S3 sequencer + key): a later "
+        "upload of a row with the same primary key replaces an earlier one."
+    )
+
+
+class SkippedFile(Contract):
+    """A landed file that is not staged, and why (an identical earlier upload, say)."""
+
+    source_bucket: str
+    source_key: str
+    reason: Literal["duplicate_content", "unrecognised_header", "empty_file"]
+    detail: str
+    first_seen_batch_id: str | None = None
+
+
+class LoadOutcome(Contract):
+    batch_id: BatchId
+    staged: list[StagedFile]
+    skipped: list[SkippedFile]
+
+
+# --- ValidateData ---------------------------------------------------------------------
+
+
+class ValidateRequest(Contract):
+    batch_id: BatchId
+    files: list[StagedFile]
+
+
+class RejectReason(Contract):
+    rule: str
+    count: int = Field(ge=0)
+
+
+class CuratedFile(Contract):
+    """Accepted rows of one staged file, in the curated area (Parquet)."""
+
+    kind: FileKind
+    bucket: str
+    key: str
+    rows: int = Field(ge=0)
+    source_key: str
+    ingest_seq: str
+
+
+class FileValidation(Contract):
+    """What validation made of one file. ``rows_in == accepted + rejected``."""
+
+    kind: FileKind
+    source_key: str
+    staged_key: str
+    rows_in: int = Field(ge=0)
+    accepted: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    top_reasons: list[RejectReason]
+    curated: CuratedFile | None
+    rejects_key: str | None
+    report_key: str
+
+
+class ValidationOutcome(Contract):
+    batch_id: BatchId
+    files: list[FileValidation]
+    curated: list[CuratedFile] = Field(
+        description="Curated outputs of every file that had accepted rows (the kpi input)."
+    )
+
+
+# --- ComputeKpis ----------------------------------------------------------------------
+
+
+class KpiRequest(Contract):
+    batch_id: BatchId
+    curated: list[CuratedFile]
+
+
+class KpiOutcome(Contract):
+    batch_id: BatchId
+    order_dates: list[date] = Field(description="Dates whose KPI rows this run recomputed.")
+    day_rows_written: int = Field(ge=0)
+    category_rows_written: int = Field(ge=0)
+
+
+# --- Envelopes ------------------------------------------------------------------------
+
+
+class LoadCommand(Envelope[LoadRequest]):
+    message_type: Literal["shopflow.load.command"] = "shopflow.load.command"
+
+
+class LoadResult(Envelope[LoadOutcome]):
+    message_type: Literal["shopflow.load.result"] = "shopflow.load.result"
+
+
+class ValidateCommand(Envelope[ValidateRequest]):
+    message_type: Literal["shopflow.validate.command"] = "shopflow.validate.command"
+
+
+class ValidateResult(Envelope[ValidationOutcome]):
+    message_type: Literal["shopflow.validate.result"] = "shopflow.validate.result"
+
+
+class KpiCommand(Envelope[KpiRequest]):
+    message_type: Literal["shopflow.kpi.command"] = "shopflow.kpi.command"
+
+
+class KpiResult(Envelope[KpiOutcome]):
+    message_type: Literal["shopflow.kpi.result"] = "shopflow.kpi.result"
+
+
+# --- Failures -------------------------------------------------------------------------
+
+
+class TaskErrorName(StrEnum):
+    """Error names a worker reports with SendTaskFailure; the state machine catches by name.
+
+    ``Transient*`` errors are retried with backoff by the state machine; the others are
+    about the data or the message and would fail the same way again.
+    """
+
+    INVALID_MESSAGE = "shopflow.InvalidMessage"
+    UNRECOGNISED_FILE = "shopflow.UnrecognisedFile"
+    STAGED_OBJECT_MISSING = "shopflow.StagedObjectMissing"
+    VALIDATION_FAILED = "shopflow.ValidationFailed"
+    TRANSIENT = "shopflow.TransientError"
+
+
+class TaskFailure(Contract):
+    """The ``cause`` of a SendTaskFailure, as JSON."""
+
+    error: TaskErrorName
+    reason: str = Field(min_length=1)
+    run_id: str
+    stage: Literal["load", "validate", "kpi"]
+    files: list[str] = Field(default_factory=list, description="Object keys concerned.")
+
+
+# --- Notifications (published by the state machine to SNS) ----------------------------
+
+
+class RunSucceeded(Contract):
+    outcome: Literal["succeeded"]
+    run_id: str
+    batch_id: BatchId
+    order_dates: list[date]
+    day_rows_written: int
+    category_rows_written: int
+
+
+class RunFailed(Contract):
+    outcome: Literal["failed"]
+    run_id: str
+    batch_id: BatchId
+    error: str = Field(description="The error name the failing state reported.")
+    cause: str = Field(description="The failure detail: a TaskFailure as JSON when typed.")
+
+
+# --- Event published by VerifyDataInS3 -------------------------------------------------
+
+BATCH_STAGED_SOURCE = "shopflow.pipeline"
+BATCH_STAGED_DETAIL_TYPE = "Batch Staged"
+
+
+class BatchStagedDetail(Contract):
+    """Detail of the event announcing a staged batch on the event bus."""
+
+    run_id: str
+    batch: LoadOutcome

@@ -1,0 +1,265 @@
+"""The callback-task protocol every shopflow worker speaks with Step Functions.
+
+The state machine sends a command envelope (with its task token) to a worker's queue via
+``sqs:sendMessage.waitForTaskToken``. A worker long-polls the queue, checks the envelope
+against its contract, does the work and answers ``SendTaskSuccess`` (a result envelope) or
+``SendTaskFailure`` (a typed error). The message is deleted only after the answer went out,
+so a worker that dies mid-task leaves the message to be redelivered.
+
+This module lives in ``contracts`` because it *is* part of the contract between the state
+machine and the workers, and because ``contracts`` is the only code the services share.
+It depends on no AWS library: the two adapters at the bottom wrap boto3 clients that the
+service's bootstrap passes in.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from shopflow_contracts.envelope import Envelope
+from shopflow_contracts.messages import TaskErrorName, TaskFailure
+
+log = logging.getLogger("shopflow.worker")
+
+CommandT = TypeVar("CommandT", bound=Envelope[Any])
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+
+
+class TaskQueue(Protocol):
+    def receive(self, max_messages: int, wait_seconds: int) -> list[QueueMessage]: ...
+
+    def delete(self, receipt_handle: str) -> None: ...
+
+
+class TaskCallback(Protocol):
+    def succeed(self, task_token: str, output: str) -> None: ...
+
+    def fail(self, task_token: str, error: str, cause: str) -> None: ...
+
+
+class TaskError(Exception):
+    """A failure the state machine should see by name; the worker reports it, never raises it."""
+
+    def __init__(self, error: TaskErrorName, reason: str, files: list[str] | None = None) -> None:
+        super().__init__(reason)
+        self.error = error
+        self.reason = reason
+        self.files = files or []
+
+
+class TaskTokenClosed(Exception):
+    """The execution behind a task token no longer waits for it (timed out, answered, ended)."""
+
+
+@dataclass
+class TaskWorker(Generic[CommandT]):
+    """Runs one stage: ``handle`` turns a valid command envelope into a result envelope."""
+
+    stage: str
+    command_type: type[CommandT]
+    handle: Callable[[CommandT], BaseModel]
+    queue: TaskQueue
+    callback: TaskCallback
+    wait_seconds: int = 20
+    max_messages: int = 1
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("worker started", extra={"stage": self.stage})
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                # The queue or Step Functions endpoint is unreachable: keep the worker alive
+                # and try again shortly; unanswered messages are redelivered.
+                log.exception("poll failed", extra={"stage": self.stage})
+                stop.wait(2.0)
+        log.info("worker stopped", extra={"stage": self.stage})
+
+    def poll_once(self) -> int:
+        messages = self.queue.receive(self.max_messages, self.wait_seconds)
+        for message in messages:
+            self.process(message)
+        return len(messages)
+
+    def process(self, message: QueueMessage) -> None:
+        try:
+            command = self.command_type.model_validate_json(message.body)
+        except ValidationError as invalid:
+            self._reject_envelope(message, invalid)
+            return
+        token = command.task_token
+        if token is None:
+            self._reject_envelope(message, ValueError("command carries no task_token"))
+            return
+        context = {"stage": self.stage, "run_id": command.run_id, "message_id": message.message_id}
+        log.info("task received", extra=context)
+        try:
+            result = self.handle(command)
+        except TaskError as failure:
+            log.warning("task failed: %s: %s", failure.error.value, failure.reason, extra=context)
+            self._answer(message, lambda: self._fail(token, command.run_id, failure))
+            return
+        except Exception as crash:
+            # Anything untyped is treated as transient: the state machine retries it with
+            # backoff and a fresh message, so this one is answered and deleted.
+            log.exception("task crashed", extra=context)
+            transient = TaskError(TaskErrorName.TRANSIENT, f"{type(crash).__name__}: {crash}")
+            self._answer(message, lambda: self._fail(token, command.run_id, transient))
+            return
+        self._answer(message, lambda: self.callback.succeed(token, result.model_dump_json()))
+        log.info("task succeeded", extra=context)
+
+    def _fail(self, token: str, run_id: str, failure: TaskError) -> None:
+        cause = TaskFailure(
+            error=failure.error,
+            reason=failure.reason[:2000],
+            run_id=run_id,
+            stage=self.stage,  # type: ignore[arg-type]
+            files=failure.files,
+        )
+        self.callback.fail(token, failure.error.value, cause.model_dump_json())
+
+    def _answer(self, message: QueueMessage, send: Callable[[], None]) -> None:
+        try:
+            send()
+        except TaskTokenClosed:
+            log.warning(
+                "task token no longer open; dropping message",
+                extra={"stage": self.stage, "message_id": message.message_id},
+            )
+        self.queue.delete(message.receipt_handle)
+
+    def _reject_envelope(self, message: QueueMessage, problem: Exception) -> None:
+        """A message that breaks the contract stays on the queue and ends in the DLQ.
+
+        If it still carries a readable task token the execution is told at once, so a
+        malformed command fails its run instead of hanging until the task times out.
+        """
+        log.error(
+            "invalid envelope left for the dead-letter queue: %s",
+            problem,
+            extra={
+                "stage": self.stage,
+                "message_id": message.message_id,
+                "receive_count": message.receive_count,
+            },
+        )
+        token = _readable_task_token(message.body)
+        if token is None or message.receive_count > 1:
+            return
+        failure = TaskError(TaskErrorName.INVALID_MESSAGE, f"invalid {self.stage} command: {problem}")
+        try:
+            self._fail(token, _readable_run_id(message.body), failure)
+        except TaskTokenClosed:
+            pass
+
+
+def _readable_json(body: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _readable_task_token(body: str) -> str | None:
+    token = _readable_json(body).get("task_token")
+    return token if isinstance(token, str) and token else None
+
+
+def _readable_run_id(body: str) -> str:
+    run_id = _readable_json(body).get("run_id")
+    return run_id if isinstance(run_id, str) and run_id else "unknown"
+
+
+# --- boto3 adapters --------------------------------------------------------------------
+
+
+class SqsTaskQueue:
+    def __init__(self, sqs_client: Any, queue_url: str) -> None:
+        self._sqs = sqs_client
+        self._queue_url = queue_url
+
+    def receive(self, max_messages: int, wait_seconds: int) -> list[QueueMessage]:
+        response = self._sqs.receive_message(
+            QueueUrl=self._queue_url,
+            MaxNumberOfMessages=max_messages,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        return [
+            QueueMessage(
+                message_id=raw["MessageId"],
+                receipt_handle=raw["ReceiptHandle"],
+                body=raw["Body"],
+                receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+            )
+            for raw in response.get("Messages", [])
+        ]
+
+    def delete(self, receipt_handle: str) -> None:
+        self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=receipt_handle)
+
+
+_CLOSED_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+
+
+class StepFunctionsTaskCallback:
+    def __init__(self, sfn_client: Any) -> None:
+        self._sfn = sfn_client
+
+    def succeed(self, task_token: str, output: str) -> None:
+        self._call(self._sfn.send_task_success, taskToken=task_token, output=output)
+
+    def fail(self, task_token: str, error: str, cause: str) -> None:
+        self._call(self._sfn.send_task_failure, taskToken=task_token, error=error, cause=cause)
+
+    @staticmethod
+    def _call(method: Callable[..., Any], **kwargs: Any) -> None:
+        try:
+            method(**kwargs)
+        except Exception as error:
+            code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+            if code in _CLOSED_TOKEN_ERRORS:
+                raise TaskTokenClosed(code) from error
+            raise
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line, with the ``extra`` context fields a worker logs."""
+
+    _STANDARD = frozenset(vars(logging.makeLogRecord({})))
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update(
+            {key: value for key, value in vars(record).items() if key not in self._STANDARD}
+        )
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLogFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

@@ -36,7 +36,7 @@ class Envelope(Contract, Generic[PayloadT]):
     occurred_at: AwareDatetime
     task_token: str | None = Field(
         default=None,
-        description="Step Functions callback token; present on commands sent with waitForTaskToken.",
+        description="Step Functions callback token, on commands sent with waitForTaskToken.",
     )
     payload: PayloadT
 

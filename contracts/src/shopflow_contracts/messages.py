@@ -26,6 +26,7 @@ from shopflow_contracts.rows import FileKind
 
 # Execution names: letters, digits, '-' and '_' only, at most 80 characters.
 BatchId = str
+Stage = Literal["load", "validate", "kpi"]
 
 
 class LandedObject(Contract):
@@ -208,7 +209,7 @@ class TaskFailure(Contract):
     error: TaskErrorName
     reason: str = Field(min_length=1)
     run_id: str
-    stage: Literal["load", "validate", "kpi"]
+    stage: Stage
     files: list[str] = Field(default_factory=list, description="Object keys concerned.")
 
 

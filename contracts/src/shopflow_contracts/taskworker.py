@@ -14,6 +14,7 @@ service's bootstrap passes in.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -24,7 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from shopflow_contracts.envelope import Envelope
-from shopflow_contracts.messages import TaskErrorName, TaskFailure
+from shopflow_contracts.messages import Stage, TaskErrorName, TaskFailure
 
 log = logging.getLogger("shopflow.worker")
 
@@ -51,6 +52,12 @@ class TaskCallback(Protocol):
     def fail(self, task_token: str, error: str, cause: str) -> None: ...
 
 
+class FailureLog(Protocol):
+    """Keeps the typed failure of a run where the state machine's failure path can read it."""
+
+    def record(self, failure: TaskFailure) -> None: ...
+
+
 class TaskError(Exception):
     """A failure the state machine should see by name; the worker reports it, never raises it."""
 
@@ -61,7 +68,7 @@ class TaskError(Exception):
         self.files = files or []
 
 
-class TaskTokenClosed(Exception):
+class TaskTokenClosedError(Exception):
     """The execution behind a task token no longer waits for it (timed out, answered, ended)."""
 
 
@@ -69,11 +76,12 @@ class TaskTokenClosed(Exception):
 class TaskWorker(Generic[CommandT]):
     """Runs one stage: ``handle`` turns a valid command envelope into a result envelope."""
 
-    stage: str
+    stage: Stage
     command_type: type[CommandT]
     handle: Callable[[CommandT], BaseModel]
     queue: TaskQueue
     callback: TaskCallback
+    failure_log: FailureLog | None = None
     wait_seconds: int = 20
     max_messages: int = 1
 
@@ -107,18 +115,20 @@ class TaskWorker(Generic[CommandT]):
             return
         context = {"stage": self.stage, "run_id": command.run_id, "message_id": message.message_id}
         log.info("task received", extra=context)
+        failure: TaskError | None = None
         try:
             result = self.handle(command)
-        except TaskError as failure:
-            log.warning("task failed: %s: %s", failure.error.value, failure.reason, extra=context)
-            self._answer(message, lambda: self._fail(token, command.run_id, failure))
-            return
+        except TaskError as typed:
+            log.warning("task failed: %s: %s", typed.error.value, typed.reason, extra=context)
+            failure = typed
         except Exception as crash:
             # Anything untyped is treated as transient: the state machine retries it with
             # backoff and a fresh message, so this one is answered and deleted.
             log.exception("task crashed", extra=context)
-            transient = TaskError(TaskErrorName.TRANSIENT, f"{type(crash).__name__}: {crash}")
-            self._answer(message, lambda: self._fail(token, command.run_id, transient))
+            failure = TaskError(TaskErrorName.TRANSIENT, f"{type(crash).__name__}: {crash}")
+        if failure is not None:
+            reported = failure
+            self._answer(message, lambda: self._fail(token, command.run_id, reported))
             return
         self._answer(message, lambda: self.callback.succeed(token, result.model_dump_json()))
         log.info("task succeeded", extra=context)
@@ -128,15 +138,19 @@ class TaskWorker(Generic[CommandT]):
             error=failure.error,
             reason=failure.reason[:2000],
             run_id=run_id,
-            stage=self.stage,  # type: ignore[arg-type]
+            stage=self.stage,
             files=failure.files,
         )
+        if self.failure_log is not None:
+            # Recorded before answering: once the failure is reported, the state machine may
+            # look for the record at once.
+            self.failure_log.record(cause)
         self.callback.fail(token, failure.error.value, cause.model_dump_json())
 
     def _answer(self, message: QueueMessage, send: Callable[[], None]) -> None:
         try:
             send()
-        except TaskTokenClosed:
+        except TaskTokenClosedError:
             log.warning(
                 "task token no longer open; dropping message",
                 extra={"stage": self.stage, "message_id": message.message_id},
@@ -161,11 +175,11 @@ class TaskWorker(Generic[CommandT]):
         token = _readable_task_token(message.body)
         if token is None or message.receive_count > 1:
             return
-        failure = TaskError(TaskErrorName.INVALID_MESSAGE, f"invalid {self.stage} command: {problem}")
-        try:
+        failure = TaskError(
+            TaskErrorName.INVALID_MESSAGE, f"invalid {self.stage} command: {problem}"
+        )
+        with contextlib.suppress(TaskTokenClosedError):
             self._fail(token, _readable_run_id(message.body), failure)
-        except TaskTokenClosed:
-            pass
 
 
 def _readable_json(body: str) -> dict[str, Any]:
@@ -235,8 +249,34 @@ class StepFunctionsTaskCallback:
         except Exception as error:
             code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
             if code in _CLOSED_TOKEN_ERRORS:
-                raise TaskTokenClosed(code) from error
+                raise TaskTokenClosedError(code) from error
             raise
+
+
+def failure_record_key(run_id: str) -> dict[str, dict[str, str]]:
+    """Ledger-table key of a run's failure record (the ASL's DescribeFailure reads it)."""
+    return {"pk": {"S": f"FAILURE#{run_id}"}, "sk": {"S": "entry"}}
+
+
+class DynamoFailureLog:
+    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
+        self._ddb = dynamodb_client
+        self._table = table_name
+
+    def record(self, failure: TaskFailure) -> None:
+        from datetime import UTC, datetime
+
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={
+                **failure_record_key(failure.run_id),
+                "batch_id": {"S": failure.run_id},
+                "error": {"S": failure.error.value},
+                "stage": {"S": failure.stage},
+                "cause": {"S": failure.model_dump_json()},
+                "recorded_at": {"S": datetime.now(UTC).isoformat()},
+            },
+        )
 
 
 class JsonLogFormatter(logging.Formatter):

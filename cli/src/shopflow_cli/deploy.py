@@ -1,0 +1,385 @@
+"""One deploy path for AWS and the local moto stack.
+
+``infra/template.yaml`` references the state machine definition in S3
+(``DefinitionS3Location`` + ``DefinitionSubstitutions``). moto's CloudFormation only honours
+``DefinitionString``, so :func:`render_template` inlines ``infra/statemachine.asl.json`` and
+the same rendered template is deployed everywhere (it is valid CloudFormation too).
+
+The definition is inlined as ``Fn::Join`` of literal chunks and the substitution values rather
+than ``Fn::Sub [text, mapping]``: moto 5.2 resolves the mapping form with
+``string.Template.safe_substitute``, which turns every ``$$`` of the ASL (``$$.Task.Token``,
+``$$.Execution.Name``) into ``$`` and so breaks the state machine. ``Fn::Join`` means the same
+thing on AWS and in moto.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFINITION_PARAMETERS = ("StateMachineDefinitionBucket", "StateMachineDefinitionKey")
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+# CloudFormation's limit for TemplateBody; larger templates need TemplateURL (S3).
+TEMPLATE_BODY_LIMIT = 51_200
+
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+_SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+_FAILED = {
+    "CREATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "DELETE_COMPLETE",
+    "DELETE_FAILED",
+    "UPDATE_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+    "IMPORT_ROLLBACK_COMPLETE",
+    "IMPORT_ROLLBACK_FAILED",
+}
+
+
+class StackDeployError(RuntimeError):
+    """The stack could not be created or updated; the message carries the reasons."""
+
+
+# --- template rendering ------------------------------------------------------------------
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """YAML loader for CloudFormation templates: short-form tags become long-form dicts.
+
+    ``!Ref X`` -> ``{"Ref": "X"}``, ``!Condition X`` -> ``{"Condition": "X"}``,
+    ``!GetAtt A.B`` -> ``{"Fn::GetAtt": ["A", "B"]}``, any other ``!Name v`` ->
+    ``{"Fn::Name": v}``. Timestamps stay strings (``Version: 2012-10-17`` unquoted).
+    """
+
+
+def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
+    else:  # pragma: no cover - yaml has no other node kinds
+        raise yaml.constructor.ConstructorError(None, None, f"unexpected node {node!r}")
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "Condition":
+        return {"Condition": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        resource, _, attribute = value.partition(".")
+        return {"Fn::GetAtt": [resource, attribute]}
+    return {f"Fn::{tag_suffix}": value}
+
+
+def _construct_timestamp_as_str(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+CloudFormationLoader.add_multi_constructor("!", _construct_tag)
+CloudFormationLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_str)
+
+
+def load_template(template_path: Path) -> dict[str, Any]:
+    """The template as a JSON-compatible dict (short-form tags expanded)."""
+    loaded = yaml.load(template_path.read_text(), Loader=CloudFormationLoader)  # noqa: S506
+    if not isinstance(loaded, dict) or "Resources" not in loaded:
+        raise ValueError(f"{template_path} is not a CloudFormation template")
+    return loaded
+
+
+def inline_definition(asl_text: str, substitutions: Mapping[str, Any]) -> dict[str, Any]:
+    """``DefinitionString`` for an ASL document with ``${Name}`` placeholders.
+
+    Returns ``{"Fn::Join": ["", [chunk, value, chunk, ...]]}`` where each value is the
+    substitution's (possibly intrinsic) value. The ASL is minified first to keep the template
+    under CloudFormation's body size limit. Every placeholder must have a substitution.
+    """
+    minified = json.dumps(json.loads(asl_text), separators=(",", ":"), ensure_ascii=False)
+    parts: list[Any] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(minified):
+        name = match.group(1)
+        if name not in substitutions:
+            raise ValueError(f"state machine placeholder ${{{name}}} has no substitution")
+        parts.append(minified[position : match.start()])
+        parts.append(substitutions[name])
+        position = match.end()
+    parts.append(minified[position:])
+    return {"Fn::Join": ["", [part for part in parts if part != ""]]}
+
+
+def _state_machine_ids(template: Mapping[str, Any]) -> list[str]:
+    return [
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::StepFunctions::StateMachine"
+    ]
+
+
+def render_template(template_path: Path, asl_path: Path) -> dict[str, Any]:
+    """The deployable template: the state machine definition inlined, for AWS and moto alike.
+
+    Every ``AWS::StepFunctions::StateMachine`` with ``DefinitionS3Location`` gets a
+    ``DefinitionString`` built from ``asl_path`` and its ``DefinitionSubstitutions``; the
+    ``StateMachineDefinitionBucket``/``Key`` parameters are dropped (nothing uses them then).
+    """
+    template = load_template(template_path)
+    asl_text = asl_path.read_text()
+    rendered = 0
+    for logical_id in _state_machine_ids(template):
+        properties = template["Resources"][logical_id].setdefault("Properties", {})
+        if "DefinitionS3Location" not in properties:
+            continue
+        substitutions = properties.pop("DefinitionSubstitutions", {})
+        del properties["DefinitionS3Location"]
+        properties["DefinitionString"] = inline_definition(asl_text, substitutions)
+        rendered += 1
+    if rendered == 0:
+        raise ValueError(f"{template_path} has no state machine with DefinitionS3Location")
+    remaining = json.dumps(template["Resources"]) + json.dumps(template.get("Outputs", {}))
+    parameters = template.get("Parameters", {})
+    for name in DEFINITION_PARAMETERS:
+        if name in parameters and f'"Ref": "{name}"' not in remaining:
+            del parameters[name]
+    _drop_from_interface(template, DEFINITION_PARAMETERS)
+    json.dumps(template)  # fail here, not in the API call, if anything is not JSON-compatible
+    return template
+
+
+def _drop_from_interface(template: dict[str, Any], names: tuple[str, ...]) -> None:
+    interface = template.get("Metadata", {}).get("AWS::CloudFormation::Interface", {})
+    groups = interface.get("ParameterGroups", [])
+    for group in groups:
+        group["Parameters"] = [name for name in group.get("Parameters", []) if name not in names]
+    interface["ParameterGroups"] = [group for group in groups if group.get("Parameters")]
+
+
+def template_body(template: Mapping[str, Any]) -> str:
+    """The compact JSON body sent to CloudFormation."""
+    return json.dumps(template, separators=(",", ":"))
+
+
+# --- stack outputs -----------------------------------------------------------------------
+
+
+class StackOutputs(BaseModel):
+    """Every name, URL and ARN a service or the CLI needs, from the stack's Outputs.
+
+    Validates from the CloudFormation output keys (``DataBucket``, ...) or from the field
+    names (``model_dump()`` round-trips).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    data_bucket: str = Field(alias="DataBucket")
+    landing_prefix: str = Field(default="landing/", alias="LandingPrefix")
+    arrivals_queue_url: str = Field(alias="ArrivalsQueueUrl")
+    arrivals_dlq_url: str = Field(alias="ArrivalsDlqUrl")
+    loader_queue_url: str = Field(alias="LoaderQueueUrl")
+    loader_dlq_url: str = Field(alias="LoaderDlqUrl")
+    validator_queue_url: str = Field(alias="ValidatorQueueUrl")
+    validator_dlq_url: str = Field(alias="ValidatorDlqUrl")
+    kpi_queue_url: str = Field(alias="KpiQueueUrl")
+    kpi_dlq_url: str = Field(alias="KpiDlqUrl")
+    batch_announcements_queue_url: str = Field(alias="BatchAnnouncementsQueueUrl")
+    ledger_table: str = Field(alias="LedgerTable")
+    daily_kpis_table: str = Field(alias="DailyKpisTable")
+    category_kpis_table: str = Field(alias="CategoryKpisTable")
+    notifications_topic_arn: str = Field(alias="NotificationsTopicArn")
+    state_machine_arn: str = Field(alias="StateMachineArn")
+    event_bus_name: str = Field(alias="EventBusName")
+    cluster_name: str | None = Field(default=None, alias="ClusterName")
+
+    @classmethod
+    def from_outputs(cls, outputs: list[Mapping[str, Any]]) -> StackOutputs:
+        """From ``describe_stacks()["Stacks"][0]["Outputs"]``."""
+        values = {output["OutputKey"]: output["OutputValue"] for output in outputs}
+        missing = [
+            field.alias
+            for field in cls.model_fields.values()
+            if field.is_required() and field.alias not in values
+        ]
+        if missing:
+            raise StackDeployError(f"stack outputs missing: {', '.join(sorted(map(str, missing)))}")
+        return cls.model_validate(values)
+
+    def worker_environment(self, service: Literal["loader", "validator", "kpi"]) -> dict[str, str]:
+        """The resource-name SHOPFLOW_* settings of one worker (region/endpoint/tuning aside)."""
+        # Every worker records typed failures in the ledger table (FAILURE#<run id>).
+        shared = {
+            "SHOPFLOW_DATA_BUCKET": self.data_bucket,
+            "SHOPFLOW_LEDGER_TABLE": self.ledger_table,
+        }
+        if service == "loader":
+            return shared | {
+                "SHOPFLOW_LANDING_PREFIX": self.landing_prefix,
+                "SHOPFLOW_ARRIVALS_QUEUE_URL": self.arrivals_queue_url,
+                "SHOPFLOW_LOADER_QUEUE_URL": self.loader_queue_url,
+                "SHOPFLOW_STATE_MACHINE_ARN": self.state_machine_arn,
+            }
+        if service == "validator":
+            return shared | {"SHOPFLOW_VALIDATOR_QUEUE_URL": self.validator_queue_url}
+        return shared | {
+            "SHOPFLOW_KPI_QUEUE_URL": self.kpi_queue_url,
+            "SHOPFLOW_DAILY_KPIS_TABLE": self.daily_kpis_table,
+            "SHOPFLOW_CATEGORY_KPIS_TABLE": self.category_kpis_table,
+        }
+
+
+# --- deploying ---------------------------------------------------------------------------
+
+
+def _describe_stack(cloudformation_client: Any, stack_name: str) -> dict[str, Any] | None:
+    try:
+        stacks = cloudformation_client.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    return stacks[0] if stacks else None
+
+
+def read_stack_outputs(cloudformation_client: Any, stack_name: str) -> StackOutputs:
+    """The outputs of an existing, deployed stack."""
+    stack = _describe_stack(cloudformation_client, stack_name)
+    if stack is None:
+        raise StackDeployError(f"stack {stack_name} does not exist")
+    return StackOutputs.from_outputs(stack.get("Outputs", []))
+
+
+def _failure_reasons(cloudformation_client: Any, stack_name: str) -> list[str]:
+    """Failed resources of the latest operation, oldest first (``Logical (Type): reason``)."""
+    reasons: list[str] = []
+    try:
+        paginator = cloudformation_client.get_paginator("describe_stack_events")
+        for page in paginator.paginate(StackName=stack_name):
+            for event in page["StackEvents"]:
+                status = event.get("ResourceStatus", "")
+                is_stack = event.get("ResourceType") == "AWS::CloudFormation::Stack"
+                if is_stack and event.get("ResourceStatusReason") == "User Initiated":
+                    return list(reversed(reasons))
+                if status.endswith("_FAILED"):
+                    reasons.append(
+                        f"{event.get('LogicalResourceId')} ({event.get('ResourceType')}) "
+                        f"{status}: {event.get('ResourceStatusReason', 'no reason given')}"
+                    )
+    except ClientError as error:
+        reasons.append(f"(stack events unavailable: {error})")
+    return list(reversed(reasons))
+
+
+def _wait_for_stack(
+    cloudformation_client: Any,
+    stack_name: str,
+    *,
+    timeout_seconds: float,
+    poll_seconds: float,
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        stack = _describe_stack(cloudformation_client, stack_name)
+        if stack is None:
+            raise StackDeployError(f"stack {stack_name} disappeared while deploying")
+        status = stack["StackStatus"]
+        if status in _SUCCESS:
+            return stack
+        if status in _FAILED or not status.endswith("_IN_PROGRESS"):
+            reasons = _failure_reasons(cloudformation_client, stack_name)
+            detail = "\n  ".join(reasons) or stack.get("StackStatusReason", "no reason given")
+            raise StackDeployError(f"stack {stack_name} ended in {status}:\n  {detail}")
+        if time.monotonic() > deadline:
+            raise StackDeployError(
+                f"stack {stack_name} still {status} after {timeout_seconds:.0f} s; "
+                "check the CloudFormation console or describe-stack-events"
+            )
+        sleep(poll_seconds)
+
+
+def deploy_stack(
+    cloudformation_client: Any,
+    stack_name: str,
+    parameters: dict[str, str],
+    template: dict[str, Any],
+    *,
+    timeout_seconds: float = 3600,
+    poll_seconds: float = 5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> StackOutputs:
+    """Create or update ``stack_name`` from ``template`` and wait until it is done.
+
+    ``parameters`` must name template parameters (unknown keys are an error: moto would
+    silently ignore them); missing ones take their defaults. Raises ``StackDeployError`` with
+    the failed resources' status reasons when the stack does not reach ``*_COMPLETE``.
+    """
+    declared = template.get("Parameters", {})
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise ValueError(
+            f"unknown template parameters {unknown}; the template declares {sorted(declared)}"
+        )
+    body = template_body(template)
+    if len(body.encode()) > TEMPLATE_BODY_LIMIT:
+        raise StackDeployError(
+            f"rendered template is {len(body.encode())} bytes, over CloudFormation's "
+            f"{TEMPLATE_BODY_LIMIT}-byte TemplateBody limit: upload it to S3 and use TemplateURL"
+        )
+    request: dict[str, Any] = {
+        "StackName": stack_name,
+        "TemplateBody": body,
+        "Parameters": [
+            {"ParameterKey": key, "ParameterValue": str(value)}
+            for key, value in sorted(parameters.items())
+        ],
+        "Capabilities": CAPABILITIES,
+        "Tags": [{"Key": "shopflow:stack", "Value": stack_name}],
+    }
+    existing = _describe_stack(cloudformation_client, stack_name)
+    try:
+        if existing is None:
+            cloudformation_client.create_stack(**request, OnFailure="ROLLBACK")
+        elif existing["StackStatus"] in {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED"}:
+            raise StackDeployError(
+                f"stack {stack_name} is {existing['StackStatus']} (its creation failed): "
+                "delete it and deploy again"
+            )
+        else:
+            try:
+                cloudformation_client.update_stack(**request)
+            except ClientError as error:
+                if "No updates are to be performed" not in str(error):
+                    raise
+                return StackOutputs.from_outputs(existing.get("Outputs", []))
+    except ClientError as error:
+        raise StackDeployError(f"CloudFormation rejected stack {stack_name}: {error}") from error
+    stack = _wait_for_stack(
+        cloudformation_client,
+        stack_name,
+        timeout_seconds=timeout_seconds,
+        poll_seconds=poll_seconds,
+        sleep=sleep,
+    )
+    return StackOutputs.from_outputs(stack.get("Outputs", []))
+
+
+def enable_bucket_eventbridge(s3_client: Any, bucket: str) -> None:
+    """Turn on S3 -> EventBridge notifications for ``bucket``.
+
+    The template already sets ``NotificationConfiguration.EventBridgeConfiguration``, but moto
+    ignores it; calling this after every deploy is harmless on AWS (same configuration).
+    """
+    s3_client.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={"EventBridgeConfiguration": {}},
+    )

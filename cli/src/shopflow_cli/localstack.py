@@ -1,0 +1,276 @@
+"""The local stack: moto server + the deployed template + the three services as processes.
+
+Everything runs on 127.0.0.1 over real HTTP with real boto3 clients; only the endpoint URL
+differs from AWS. The stack writes its coordinates to a state file so that other
+``shopflow`` commands (upload, status, kpis) in another terminal can find it, and it stops
+every process it started when it is closed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+
+from shopflow_cli.deploy import (
+    StackOutputs,
+    deploy_stack,
+    enable_bucket_eventbridge,
+    render_template,
+)
+
+REGION = "us-east-1"
+# moto accepts any credentials; setting them keeps boto3 from searching the machine for real ones.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+SERVICES = ("loader", "validator", "kpi")
+INFRA_DIR = Path(__file__).resolve().parents[3] / "infra"
+
+
+@dataclass(frozen=True)
+class StackState:
+    """What another ``shopflow`` command needs to talk to a running local stack."""
+
+    endpoint_url: str
+    stack_name: str
+    outputs: dict[str, str]
+    pids: dict[str, int]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.__dict__, indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> StackState:
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no running local stack ({path} missing): start one with 'shopflow up'"
+            )
+        return cls(**json.loads(path.read_text()))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def aws_client(service: str, endpoint_url: str | None, region: str = REGION) -> Any:
+    if endpoint_url is None:
+        return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def wait_for_moto(endpoint_url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=1)  # noqa: S310
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto server exited with {process.returncode}") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"moto server not answering at {endpoint_url}") from None
+            time.sleep(0.1)
+
+
+def enable_state_machine_execution(endpoint_url: str) -> None:
+    """moto only runs state machines (instead of recording them) once told to."""
+    request = urllib.request.Request(  # noqa: S310
+        f"{endpoint_url}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10)  # noqa: S310
+
+
+def deploy_local(endpoint_url: str, stack_name: str) -> StackOutputs:
+    enable_state_machine_execution(endpoint_url)
+    template = render_template(INFRA_DIR / "template.yaml", INFRA_DIR / "statemachine.asl.json")
+    outputs = deploy_stack(
+        aws_client("cloudformation", endpoint_url),
+        stack_name,
+        {"Environment": "local"},
+        template,
+    )
+    enable_bucket_eventbridge(aws_client("s3", endpoint_url), outputs.data_bucket)
+    return outputs
+
+
+def service_environment(
+    outputs: StackOutputs, endpoint_url: str, work_dir: Path, *, batch_window_seconds: float
+) -> dict[str, str]:
+    """The SHOPFLOW_* settings of all three services for a stack (each reads what it needs)."""
+    return {
+        "SHOPFLOW_AWS_ENDPOINT_URL": endpoint_url,
+        "SHOPFLOW_AWS_REGION": REGION,
+        "SHOPFLOW_LOG_LEVEL": "INFO",
+        "SHOPFLOW_POLL_WAIT_SECONDS": "1",
+        "SHOPFLOW_DATA_BUCKET": outputs.data_bucket,
+        "SHOPFLOW_ARRIVALS_QUEUE_URL": outputs.arrivals_queue_url,
+        "SHOPFLOW_LOADER_QUEUE_URL": outputs.loader_queue_url,
+        "SHOPFLOW_VALIDATOR_QUEUE_URL": outputs.validator_queue_url,
+        "SHOPFLOW_KPI_QUEUE_URL": outputs.kpi_queue_url,
+        "SHOPFLOW_STATE_MACHINE_ARN": outputs.state_machine_arn,
+        "SHOPFLOW_LEDGER_TABLE": outputs.ledger_table,
+        "SHOPFLOW_DAILY_KPIS_TABLE": outputs.daily_kpis_table,
+        "SHOPFLOW_CATEGORY_KPIS_TABLE": outputs.category_kpis_table,
+        "SHOPFLOW_BATCH_WINDOW_SECONDS": str(batch_window_seconds),
+        # The design's 30 s and 40 s waits only slow a laptop down.
+        "SHOPFLOW_WAIT_CHECK_DATA_LOADED_SECONDS": "0",
+        "SHOPFLOW_WAIT_FOR_EVENTBRIDGE_SECONDS": "0",
+        "SHOPFLOW_WORK_DIR": str(work_dir),
+    }
+
+
+@dataclass
+class LocalStack:
+    """Context manager running the whole local stack; ``close()`` stops all it started."""
+
+    state_file: Path
+    stack_name: str = "shopflow-local"
+    batch_window_seconds: float = 2.0
+    log_dir: Path | None = None
+    services: tuple[str, ...] = SERVICES
+    _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _logs: list[IO[bytes]] = field(default_factory=list)
+    state: StackState | None = None
+    outputs: StackOutputs | None = None
+
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self.state is None:
+            raise RuntimeError("stack not started")
+        return self.state.endpoint_url
+
+    def start(self) -> None:
+        log_dir = self.log_dir or self.state_file.parent / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        work_dir = self.state_file.parent / "work"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        endpoint_url = f"http://127.0.0.1:{port}"
+        moto = self._spawn(
+            "moto",
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            {"MOTO_PORT": str(port)},
+            log_dir,
+        )
+        wait_for_moto(endpoint_url, moto, timeout=60)
+        self.outputs = deploy_local(endpoint_url, self.stack_name)
+        environment = {
+            **LOCAL_CREDENTIALS,
+            **service_environment(
+                self.outputs,
+                endpoint_url,
+                work_dir,
+                batch_window_seconds=self.batch_window_seconds,
+            ),
+        }
+        for service in self.services:
+            self._spawn(service, [sys.executable, "-m", f"shopflow_{service}"], environment, log_dir)
+        self.state = StackState(
+            endpoint_url=endpoint_url,
+            stack_name=self.stack_name,
+            outputs=self.outputs.model_dump(),
+            pids={name: process.pid for name, process in self._processes.items()},
+        )
+        self.state.save(self.state_file)
+
+    def check_alive(self) -> None:
+        for name, process in self._processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with code {process.returncode}; see its log in "
+                    f"{self.state_file.parent / 'logs'}"
+                )
+
+    def stop_service(self, name: str) -> None:
+        process = self._processes.pop(name)
+        _terminate(process)
+
+    def start_service(self, name: str) -> None:
+        if self.outputs is None or self.state is None:
+            raise RuntimeError("stack not started")
+        environment = {
+            **LOCAL_CREDENTIALS,
+            **service_environment(
+                self.outputs,
+                self.state.endpoint_url,
+                self.state_file.parent / "work",
+                batch_window_seconds=self.batch_window_seconds,
+            ),
+        }
+        log_dir = self.log_dir or self.state_file.parent / "logs"
+        self._spawn(name, [sys.executable, "-m", f"shopflow_{name}"], environment, log_dir)
+
+    def close(self) -> None:
+        # Services first (they poll moto), moto last.
+        for name in [n for n in self._processes if n != "moto"] + ["moto"]:
+            process = self._processes.pop(name, None)
+            if process is not None:
+                _terminate(process)
+        for handle in self._logs:
+            handle.close()
+        self._logs.clear()
+        with suppress(FileNotFoundError):
+            self.state_file.unlink()
+
+    def _spawn(
+        self, name: str, command: list[str], extra_env: dict[str, str], log_dir: Path
+    ) -> subprocess.Popen[bytes]:
+        log = (log_dir / f"{name}.log").open("ab")
+        self._logs.append(log)
+        environment = {**os.environ, **extra_env}
+        process = subprocess.Popen(
+            command,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # Own process group: Ctrl-C in the terminal reaches the CLI, which then stops
+            # the children in order instead of them dying mid-request.
+            start_new_session=True,
+        )
+        self._processes[name] = process
+        return process
+
+
+def _terminate(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

@@ -1,0 +1,277 @@
+"""What an operator does with a deployed shopflow: upload, watch runs, read KPIs back.
+
+Works the same against AWS (no endpoint) and a local stack (the moto endpoint). KPI reads
+are DynamoDB ``Query``/``GetItem`` calls shaped by the tables' keys; nothing here scans.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+DAY_COLUMNS = (
+    "order_date",
+    "total_orders",
+    "total_revenue",
+    "total_items_sold",
+    "return_rate",
+    "unique_customers",
+)
+CATEGORY_COLUMNS = ("category", "order_date", "daily_revenue", "avg_order_value", "avg_return_rate")
+COUNT_COLUMNS = frozenset({"total_orders", "total_items_sold", "unique_customers"})
+TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+EARLIEST_DATE = date(2000, 1, 1)
+
+
+@dataclass(frozen=True)
+class Execution:
+    name: str
+    status: str
+    started: datetime
+    stopped: datetime | None
+    arn: str
+
+
+def upload_files(
+    s3: Any, bucket: str, paths: Iterable[Path], *, prefix: str = "landing/", names: Iterable[str] | None = None
+) -> list[str]:
+    """Upload local files under the landing prefix; returns the object keys."""
+    keys = []
+    chosen_names = list(names) if names is not None else None
+    for index, path in enumerate(paths):
+        name = chosen_names[index] if chosen_names is not None else path.name
+        key = f"{prefix}{PurePosixPath(name).name}"
+        s3.upload_file(str(path), bucket, key)
+        keys.append(key)
+    return keys
+
+
+def csv_files_under(directory: Path) -> list[Path]:
+    """Every CSV (plain or gzip) under a directory, in a stable order."""
+    return sorted(
+        path
+        for path in directory.rglob("*")
+        if path.is_file() and (path.suffix == ".csv" or path.name.endswith(".csv.gz"))
+    )
+
+
+def list_executions(sfn: Any, state_machine_arn: str) -> list[Execution]:
+    executions = []
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
+        for raw in page["executions"]:
+            executions.append(
+                Execution(
+                    name=raw["name"],
+                    status=raw["status"],
+                    started=raw["startDate"],
+                    stopped=raw.get("stopDate"),
+                    arn=raw["executionArn"],
+                )
+            )
+    return sorted(executions, key=lambda execution: execution.started)
+
+
+def queue_depth(sqs: Any, queue_url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def wait_until_settled(
+    sfn: Any,
+    sqs: Any,
+    state_machine_arn: str,
+    arrivals_queue_url: str,
+    *,
+    expected_at_least: int,
+    quiet_seconds: float,
+    timeout: float,
+    health_check: Callable[[], None] = lambda: None,
+    poll_seconds: float = 0.5,
+) -> list[Execution]:
+    """Block until no arrival is pending and every execution has ended.
+
+    ``quiet_seconds`` must exceed the loader's batch window: arrivals still inside a window
+    have left the queue but not yet become an execution.
+    """
+    deadline = time.monotonic() + timeout
+    quiet_since: float | None = None
+    while True:
+        health_check()
+        executions = list_executions(sfn, state_machine_arn)
+        settled = (
+            len(executions) >= expected_at_least
+            and all(execution.status in TERMINAL_STATES for execution in executions)
+            and queue_depth(sqs, arrivals_queue_url) == 0
+        )
+        now = time.monotonic()
+        if settled:
+            quiet_since = quiet_since if quiet_since is not None else now
+            if now - quiet_since >= quiet_seconds:
+                return executions
+        else:
+            quiet_since = None
+        if now > deadline:
+            running = [e.name for e in executions if e.status not in TERMINAL_STATES]
+            raise TimeoutError(
+                f"pipeline not settled after {timeout:.0f}s: {len(executions)} execution(s), "
+                f"still running: {running or 'none'}, arrivals pending: "
+                f"{queue_depth(sqs, arrivals_queue_url)}"
+            )
+        time.sleep(poll_seconds)
+
+
+def execution_failure(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    """The typed error a failed execution's stage reported (from its history)."""
+    for event in reversed(sfn.get_execution_history(executionArn=execution_arn)["events"]):
+        for detail_key in ("taskFailedEventDetails", "executionFailedEventDetails"):
+            details = event.get(detail_key)
+            if details and details.get("error") != "shopflow.RunFailed":
+                cause = details.get("cause", "")
+                with_reason: dict[str, Any] = {"error": details.get("error"), "cause": cause}
+                try:
+                    with_reason.update(json.loads(cause))
+                except (TypeError, ValueError):
+                    pass
+                return with_reason
+    return {}
+
+
+# --- KPI read-back ------------------------------------------------------------------------
+
+
+def _years(start: date, end: date) -> range:
+    return range(start.year, end.year + 1)
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in item.items()}
+
+
+def _query_all(dynamodb: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    for page in dynamodb.get_paginator("query").paginate(**kwargs):
+        for item in page["Items"]:
+            yield _plain(item)
+
+
+def read_day_kpis(
+    dynamodb: Any, table: str, start: date = EARLIEST_DATE, end: date | None = None
+) -> list[dict[str, Any]]:
+    """Days' totals in [start, end]: one Query per calendar year the range spans."""
+    end = end or datetime.now(UTC).date()
+    rows = []
+    for year in _years(start, end):
+        rows.extend(
+            _query_all(
+                dynamodb,
+                TableName=table,
+                KeyConditionExpression="order_year = :year AND order_date BETWEEN :start AND :end",
+                ExpressionAttributeValues={
+                    ":year": {"S": f"{year:04d}"},
+                    ":start": {"S": start.isoformat()},
+                    ":end": {"S": end.isoformat()},
+                },
+            )
+        )
+    return sorted(rows, key=lambda row: str(row["order_date"]))
+
+
+def read_category_kpis(
+    dynamodb: Any,
+    category_table: str,
+    day_table: str,
+    start: date = EARLIEST_DATE,
+    end: date | None = None,
+    category: str | None = None,
+) -> list[dict[str, Any]]:
+    """One category over a range (a Query on its partition), or every category of every day
+    in the range (one Query per day on the ``by_order_date`` index)."""
+    end = end or datetime.now(UTC).date()
+    rows: list[dict[str, Any]] = []
+    if category is not None:
+        rows.extend(
+            _query_all(
+                dynamodb,
+                TableName=category_table,
+                KeyConditionExpression="category = :category AND order_date BETWEEN :start AND :end",
+                ExpressionAttributeValues={
+                    ":category": {"S": category},
+                    ":start": {"S": start.isoformat()},
+                    ":end": {"S": end.isoformat()},
+                },
+            )
+        )
+    else:
+        for day in read_day_kpis(dynamodb, day_table, start, end):
+            rows.extend(
+                _query_all(
+                    dynamodb,
+                    TableName=category_table,
+                    IndexName="by_order_date",
+                    KeyConditionExpression="order_date = :day",
+                    ExpressionAttributeValues={":day": {"S": str(day["order_date"])}},
+                )
+            )
+    return sorted(rows, key=lambda row: (str(row["category"]), str(row["order_date"])))
+
+
+def format_value(column: str, value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(int(value)) if column in COUNT_COLUMNS else f"{value:.2f}"
+    return str(value)
+
+
+def as_records(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str, str]]:
+    return [{column: format_value(column, row[column]) for column in columns} for row in rows]
+
+
+def render(rows: list[dict[str, str]], columns: tuple[str, ...], output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps(rows, indent=2)
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+    widths = {c: max([len(c), *(len(row[c]) for row in rows)]) for c in columns}
+    numeric = {c for c in columns if c not in {"category", "order_date"}}
+
+    def line(cells: dict[str, str]) -> str:
+        return "  ".join(
+            cells[c].rjust(widths[c]) if c in numeric else cells[c].ljust(widths[c])
+            for c in columns
+        )
+
+    header = line({c: c for c in columns})
+    return "\n".join([header, "-" * len(header), *(line(row) for row in rows)])
+
+
+def export_kpis(
+    dynamodb: Any, category_table: str, day_table: str, out_dir: Path
+) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    categories = as_records(
+        read_category_kpis(dynamodb, category_table, day_table), CATEGORY_COLUMNS
+    )
+    days = as_records(read_day_kpis(dynamodb, day_table), DAY_COLUMNS)
+    category_path = out_dir / "category_kpis.csv"
+    day_path = out_dir / "order_kpis.csv"
+    category_path.write_text(render(categories, CATEGORY_COLUMNS, "csv"))
+    day_path.write_text(render(days, DAY_COLUMNS, "csv"))
+    return category_path, day_path

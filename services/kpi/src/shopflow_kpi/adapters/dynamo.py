@@ -1,0 +1,153 @@
+"""KPI rows in the two DynamoDB tables."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+
+from shopflow_kpi.domain import CategoryKpi, DayKpi
+from shopflow_kpi.ports import Stamp
+
+log = logging.getLogger("shopflow.kpi")
+
+# BatchWriteItem takes at most 25 put/delete requests per call.
+BATCH_WRITE_LIMIT = 25
+CATEGORY_DATE_INDEX = "by_order_date"
+
+
+class UnprocessedWrites(Exception):
+    """DynamoDB kept refusing some writes; the task fails as transient and is retried."""
+
+
+class DynamoKpiRepository:
+    """Daily table: ``order_year`` + ``order_date``; category table: ``category`` +
+    ``order_date`` with the GSI ``by_order_date`` (``order_date`` + ``category``).
+
+    KPI attributes are stored under their own names as DynamoDB numbers, written from
+    ``Decimal`` (the serializer refuses floats), plus ``computed_at`` and ``batch_id``.
+    """
+
+    def __init__(
+        self,
+        dynamodb_client: Any,
+        daily_table: str,
+        category_table: str,
+        *,
+        max_attempts: int = 8,
+        base_delay_seconds: float = 0.05,
+        max_delay_seconds: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._dynamodb = dynamodb_client
+        self._daily_table = daily_table
+        self._category_table = category_table
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay_seconds
+        self._max_delay = max_delay_seconds
+        self._sleep = sleep
+        self._serializer = TypeSerializer()
+
+    def write_day_rows(self, rows: Sequence[DayKpi], stamp: Stamp) -> int:
+        requests = [
+            {"PutRequest": {"Item": self._item(day_item(row, stamp))}} for row in rows
+        ]
+        self._batch_write(self._daily_table, requests)
+        return len(requests)
+
+    def write_category_rows(self, rows: Sequence[CategoryKpi], stamp: Stamp) -> int:
+        requests = [
+            {"PutRequest": {"Item": self._item(category_item(row, stamp))}} for row in rows
+        ]
+        self._batch_write(self._category_table, requests)
+        return len(requests)
+
+    def categories_on(self, order_date: date) -> set[str]:
+        paginator = self._dynamodb.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self._category_table,
+            IndexName=CATEGORY_DATE_INDEX,
+            KeyConditionExpression="#d = :d",
+            ProjectionExpression="#c",
+            ExpressionAttributeNames={"#d": "order_date", "#c": "category"},
+            ExpressionAttributeValues={":d": {"S": order_date.isoformat()}},
+        )
+        return {entry["category"]["S"] for page in pages for entry in page.get("Items", [])}
+
+    def delete_rows(self, days: Sequence[date], categories: Sequence[tuple[str, date]]) -> None:
+        self._batch_write(
+            self._daily_table,
+            [{"DeleteRequest": {"Key": self._item(day_key(d))}} for d in days],
+        )
+        self._batch_write(
+            self._category_table,
+            [{"DeleteRequest": {"Key": self._item(category_key(c, d))}} for c, d in categories],
+        )
+
+    def _item(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        return {name: self._serializer.serialize(value) for name, value in attributes.items()}
+
+    def _batch_write(self, table: str, requests: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(requests, BATCH_WRITE_LIMIT):
+            pending: dict[str, list[dict[str, Any]]] = {table: chunk}
+            attempt = 1
+            while True:
+                response = self._dynamodb.batch_write_item(RequestItems=pending)
+                pending = {t: r for t, r in (response.get("UnprocessedItems") or {}).items() if r}
+                if not pending:
+                    break
+                left = sum(map(len, pending.values()))
+                if attempt >= self._max_attempts:
+                    raise UnprocessedWrites(
+                        f"{left} writes to {table} still unprocessed after {attempt} attempts"
+                    )
+                # Unprocessed items mean throttling: back off exponentially, with jitter so
+                # that concurrent writers do not retry in lockstep.
+                delay = min(self._max_delay, self._base_delay * 2 ** (attempt - 1))
+                log.info("retrying unprocessed writes", extra={"table": table, "unprocessed": left})
+                self._sleep(random.uniform(delay / 2, delay))  # noqa: S311 (jitter, not crypto)
+                attempt += 1
+
+
+def _chunks(requests: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    for start in range(0, len(requests), size):
+        yield requests[start : start + size]
+
+
+def day_key(order_date: date) -> dict[str, Any]:
+    return {"order_year": f"{order_date.year:04d}", "order_date": order_date.isoformat()}
+
+
+def category_key(category: str, order_date: date) -> dict[str, Any]:
+    return {"category": category, "order_date": order_date.isoformat()}
+
+
+def _stamp(stamp: Stamp) -> dict[str, Any]:
+    return {"computed_at": stamp.computed_at.isoformat(), "batch_id": stamp.batch_id}
+
+
+def day_item(row: DayKpi, stamp: Stamp) -> dict[str, Any]:
+    return {
+        **day_key(row.order_date),
+        "total_orders": row.total_orders,
+        "total_revenue": row.total_revenue,
+        "total_items_sold": row.total_items_sold,
+        "return_rate": row.return_rate,
+        "unique_customers": row.unique_customers,
+        **_stamp(stamp),
+    }
+
+
+def category_item(row: CategoryKpi, stamp: Stamp) -> dict[str, Any]:
+    return {
+        **category_key(row.category, row.order_date),
+        "daily_revenue": row.daily_revenue,
+        "avg_order_value": row.avg_order_value,
+        "avg_return_rate": row.avg_return_rate,
+        **_stamp(stamp),
+    }

@@ -1,0 +1,359 @@
+"""The KPI definitions, as DuckDB SQL over curated Parquet.
+
+Vocabulary
+----------
+- ``order_date``: the calendar date, in UTC, of ``orders.created_at``. An item counts on its
+  order's date, never on its own ``created_at``.
+- Statuses compare case-insensitively (``Returned`` is ``returned``).
+- Current version of a row: rows sharing a primary key (``orders.order_id``,
+  ``order_items.id``, ``products.id``) count once, as the version with the greatest
+  ``_ingest_seq`` (a later upload corrects an earlier one). Versions with equal
+  ``_ingest_seq`` come from the same upload; the later ``_source_key``/``_source_line``
+  wins there, so the choice is deterministic.
+- Counted order: the current version of an order whose status is not ``cancelled``.
+  A cancelled order counts nowhere, items included.
+- Counted item: the current version of an item whose order (current version) is counted and
+  whose product has arrived. Its category is its product's (current) category. An item whose
+  order or product has not arrived yet does not count until it has.
+- An order is *returned in a scope* when at least one of its counted items in that scope has
+  status ``returned``. Day scope: all the order's items; category scope: the order's items of
+  that category.
+
+Day KPIs (per order date D, over the counted orders of D)
+---------------------------------------------------------
+- ``total_orders``: number of orders, including orders with no counted item yet;
+- ``total_revenue``: sum of ``sale_price`` of their counted items (gross: returned items
+  included);
+- ``total_items_sold``: number of their counted items;
+- ``return_rate``: 100 x (orders returned in day scope) / ``total_orders``;
+- ``unique_customers``: number of distinct ``user_id`` of the orders.
+
+Category KPIs (per category C and order date D, over the counted orders of D having at least
+one counted item of C)
+--------------------------------------------------------------------------------------------
+- ``daily_revenue``: sum of ``sale_price`` of their counted items of C (gross);
+- ``avg_order_value``: ``daily_revenue`` / number of those orders;
+- ``avg_return_rate``: 100 x (those orders returned in category scope C) / number of those
+  orders.
+
+Numbers
+-------
+Money stays DECIMAL end to end and sums keep their cents. ``avg_order_value`` and the rates
+are rounded to 2 decimal places, half away from zero. DuckDB divides DECIMALs in DOUBLE, so
+the ratios are computed in integer arithmetic instead (``shopflow_ratio_2dp``): exact, and
+rounded the way ``ROUND`` rounds a DECIMAL.
+
+A date with no counted order produces no day row and no category row; a category with no
+counted order on a date produces no row for that date. Callers delete what is absent.
+
+Touched dates
+-------------
+A batch of curated files changes the KPIs of these order dates, and only these:
+- the dates of every version of the batch's orders (a correction can move an order to
+  another day, or cancel it: the old day changes too);
+- the current dates of the orders of every version of the batch's items (a correction can
+  move an item to another order);
+- the current dates of the orders of the current items of the batch's products (a product's
+  category can change, or the product can arrive after its items).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+from decimal import Decimal
+
+import duckdb
+
+from shopflow_kpi.domain.model import CategoryKpi, CuratedPaths, DayKpi
+
+# Columns the KPIs read, cast to their curated types, so a Parquet file that typed a column
+# slightly differently (INTEGER ids, say) still reads the same.
+_META_COLUMNS = {
+    "_ingest_seq": "VARCHAR",
+    "_source_key": "VARCHAR",
+    "_source_line": "BIGINT",
+}
+_COLUMNS: dict[str, dict[str, str]] = {
+    "orders": {
+        "order_id": "BIGINT",
+        "user_id": "BIGINT",
+        "status": "VARCHAR",
+        "created_at": "TIMESTAMPTZ",
+        **_META_COLUMNS,
+    },
+    "order_items": {
+        "id": "BIGINT",
+        "order_id": "BIGINT",
+        "product_id": "BIGINT",
+        "status": "VARCHAR",
+        "sale_price": "DECIMAL(18,2)",
+        **_META_COLUMNS,
+    },
+    "products": {
+        "id": "BIGINT",
+        "category": "VARCHAR",
+        **_META_COLUMNS,
+    },
+}
+_PRIMARY_KEYS = {"orders": "order_id", "order_items": "id", "products": "id"}
+
+_RATIO_MACRO = """
+CREATE OR REPLACE TEMP MACRO shopflow_ratio_2dp(num, den) AS
+    -- num has at most 2 decimal places, den > 0: num * 100 is an exact integer, and
+    -- (2|n| + d) // 2d is |n| / d rounded half up, so the result is rounded half away
+    -- from zero without ever leaving integer arithmetic.
+    CAST(
+        CAST(
+            sign(CAST(num * 100 AS HUGEINT))
+            * ((2 * abs(CAST(num * 100 AS HUGEINT)) + den) // (2 * den))
+            AS DECIMAL(38, 0)
+        ) * 0.01
+        AS DECIMAL(18, 2)
+    )
+"""
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _source_sql(kind: str, paths: Sequence[str]) -> str:
+    columns = _COLUMNS[kind]
+    if not paths:
+        typed_nulls = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items())
+        return f"SELECT {typed_nulls} WHERE false"
+    casts = []
+    for column, sql_type in columns.items():
+        value = f"CAST({column} AS {sql_type})"
+        if column == "status":
+            value = f"lower(trim({value}))"
+        casts.append(f"{value} AS {column}")
+    files = "[" + ", ".join(_sql_string(p) for p in paths) + "]"
+    return f"SELECT {', '.join(casts)} FROM read_parquet({files}, union_by_name = true)"
+
+
+def _register_raw(connection: duckdb.DuckDBPyConnection, prefix: str, paths: CuratedPaths) -> None:
+    for kind, kind_paths in (
+        ("orders", paths.orders),
+        ("order_items", paths.order_items),
+        ("products", paths.products),
+    ):
+        select = _source_sql(kind, kind_paths)
+        if kind == "orders":
+            # The UTC calendar date, whatever the session's time zone.
+            select = (
+                f"SELECT *, CAST(timezone('UTC', created_at) AS DATE) AS order_date FROM ({select})"
+            )
+        connection.execute(f"CREATE OR REPLACE TEMP VIEW {prefix}_{kind} AS {select}")
+
+
+def register_curated(connection: duckdb.DuckDBPyConnection, curated: CuratedPaths) -> None:
+    """Expose all curated data accepted so far to ``touched_dates`` and ``compute_kpis``.
+
+    Creates the views ``curated_<kind>`` (every version of every row) and ``current_<kind>``
+    (the current version of each row). ``curated`` must include the batch's own files.
+    """
+    # Zone-less timestamps in the exports mean UTC; make the session agree.
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(_RATIO_MACRO)
+    _register_raw(connection, "curated", curated)
+    for kind, key in _PRIMARY_KEYS.items():
+        connection.execute(
+            f"""
+            CREATE OR REPLACE TEMP VIEW current_{kind} AS
+            SELECT * FROM curated_{kind}
+            QUALIFY row_number() OVER (
+                PARTITION BY {key}
+                ORDER BY _ingest_seq DESC NULLS LAST,
+                         _source_key DESC NULLS LAST,
+                         _source_line DESC NULLS LAST
+            ) = 1
+            """
+        )
+
+
+_TOUCHED_DATES_SQL = """
+WITH
+batch_order_ids AS (SELECT DISTINCT order_id FROM batch_orders),
+batch_item_ids AS (SELECT DISTINCT id FROM batch_order_items),
+batch_product_ids AS (SELECT DISTINCT id FROM batch_products),
+order_version_dates AS (
+    SELECT order_date FROM curated_orders
+    WHERE order_id IN (SELECT order_id FROM batch_order_ids)
+    UNION
+    SELECT order_date FROM batch_orders
+),
+affected_order_ids AS (
+    SELECT order_id FROM curated_order_items
+    WHERE id IN (SELECT id FROM batch_item_ids)
+    UNION
+    SELECT order_id FROM batch_order_items
+    UNION
+    SELECT order_id FROM current_order_items
+    WHERE product_id IN (SELECT id FROM batch_product_ids)
+),
+item_dates AS (
+    SELECT order_date FROM current_orders
+    WHERE order_id IN (SELECT order_id FROM affected_order_ids)
+)
+SELECT order_date FROM order_version_dates WHERE order_date IS NOT NULL
+UNION
+SELECT order_date FROM item_dates WHERE order_date IS NOT NULL
+ORDER BY order_date
+"""
+
+
+def touched_dates(connection: duckdb.DuckDBPyConnection, batch: CuratedPaths) -> list[date]:
+    """Order dates whose KPIs the batch's curated files change, ascending.
+
+    Needs ``register_curated`` on the same connection first.
+    """
+    if batch.is_empty():
+        return []
+    _register_raw(connection, "batch", batch)
+    rows = connection.execute(_TOUCHED_DATES_SQL).fetchall()
+    return [_as_date(row[0]) for row in rows]
+
+
+_DATES_SQL = """
+CREATE OR REPLACE TEMP TABLE kpi_dates AS
+SELECT DISTINCT unnest(CAST($dates AS DATE[])) AS order_date
+"""
+
+_COUNTED_SQL = """
+CREATE OR REPLACE TEMP VIEW counted_orders AS
+SELECT o.order_id, o.user_id, o.order_date
+FROM current_orders AS o
+JOIN kpi_dates USING (order_date)
+WHERE o.status <> 'cancelled';
+
+CREATE OR REPLACE TEMP VIEW counted_items AS
+SELECT
+    i.id AS item_id,
+    i.order_id,
+    o.order_date,
+    p.category,
+    i.sale_price,
+    i.status = 'returned' AS returned
+FROM current_order_items AS i
+JOIN counted_orders AS o ON o.order_id = i.order_id
+JOIN current_products AS p ON p.id = i.product_id;
+"""
+
+_DAY_SQL = """
+WITH per_order AS (
+    SELECT
+        o.order_date,
+        o.order_id,
+        o.user_id,
+        count(i.item_id) AS items,
+        coalesce(sum(i.sale_price), CAST(0 AS DECIMAL(18, 2))) AS revenue,
+        coalesce(bool_or(i.returned), false) AS returned
+    FROM counted_orders AS o
+    LEFT JOIN counted_items AS i ON i.order_id = o.order_id
+    GROUP BY o.order_date, o.order_id, o.user_id
+)
+SELECT
+    order_date,
+    count(*) AS total_orders,
+    sum(revenue) AS total_revenue,
+    sum(items) AS total_items_sold,
+    shopflow_ratio_2dp(100 * count(*) FILTER (WHERE returned), count(*)) AS return_rate,
+    count(DISTINCT user_id) AS unique_customers
+FROM per_order
+GROUP BY order_date
+ORDER BY order_date
+"""
+
+_CATEGORY_SQL = """
+WITH per_order AS (
+    SELECT
+        order_date,
+        category,
+        order_id,
+        sum(sale_price) AS revenue,
+        bool_or(returned) AS returned
+    FROM counted_items
+    GROUP BY order_date, category, order_id
+)
+SELECT
+    category,
+    order_date,
+    sum(revenue) AS daily_revenue,
+    shopflow_ratio_2dp(sum(revenue), count(*)) AS avg_order_value,
+    shopflow_ratio_2dp(100 * count(*) FILTER (WHERE returned), count(*)) AS avg_return_rate
+FROM per_order
+GROUP BY order_date, category
+ORDER BY order_date, category
+"""
+
+
+def compute_kpis(
+    connection: duckdb.DuckDBPyConnection, dates: Iterable[date]
+) -> tuple[list[DayKpi], list[CategoryKpi]]:
+    """Day and category KPIs of ``dates`` from all curated data (see the module docstring).
+
+    Needs ``register_curated`` on the same connection first. Dates without counted orders
+    are absent from the result, as are categories without counted orders on a date.
+    """
+    wanted = sorted(set(dates))
+    if not wanted:
+        return [], []
+    connection.execute(_DATES_SQL, {"dates": wanted})
+    connection.execute(_COUNTED_SQL)
+    days = [
+        DayKpi(
+            order_date=_as_date(order_date),
+            total_orders=_as_int(total_orders),
+            total_revenue=_as_decimal(total_revenue),
+            total_items_sold=_as_int(total_items_sold),
+            return_rate=_as_decimal(return_rate),
+            unique_customers=_as_int(unique_customers),
+        )
+        for (
+            order_date,
+            total_orders,
+            total_revenue,
+            total_items_sold,
+            return_rate,
+            unique_customers,
+        ) in connection.execute(_DAY_SQL).fetchall()
+    ]
+    categories = [
+        CategoryKpi(
+            category=str(category),
+            order_date=_as_date(order_date),
+            daily_revenue=_as_decimal(daily_revenue),
+            avg_order_value=_as_decimal(avg_order_value),
+            avg_return_rate=_as_decimal(avg_return_rate),
+        )
+        for (
+            category,
+            order_date,
+            daily_revenue,
+            avg_order_value,
+            avg_return_rate,
+        ) in connection.execute(_CATEGORY_SQL).fetchall()
+    ]
+    return days, categories
+
+
+# DuckDB hands back Python values typed as Any; these pin them down and fail loudly if the
+# SQL ever yields a float where money is expected.
+def _as_date(value: object) -> date:
+    if not isinstance(value, date):
+        raise TypeError(f"expected a date, got {type(value).__name__}")
+    return value
+
+
+def _as_int(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _as_decimal(value: object) -> Decimal:
+    if not isinstance(value, Decimal):
+        raise TypeError(f"expected a Decimal, got {type(value).__name__}")
+    return value

@@ -1,0 +1,68 @@
+"""What the kpi handler needs from the outside world, as protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Protocol
+
+from shopflow_contracts.rows import FileKind
+
+from shopflow_kpi.domain import CategoryKpi, DayKpi
+
+
+@dataclass(frozen=True)
+class CuratedObject:
+    """One curated Parquet object in the store."""
+
+    kind: FileKind
+    bucket: str
+    key: str
+
+
+class CuratedObjectsMissing(Exception):
+    """Curated objects that were expected in the store are not there."""
+
+    def __init__(self, objects: Sequence[CuratedObject]) -> None:
+        super().__init__(", ".join(f"s3://{o.bucket}/{o.key}" for o in objects))
+        self.objects = list(objects)
+
+
+class CuratedStore(Protocol):
+    """Where curated data is read from.
+
+    Today every curated file is listed and fetched; a date-partitioned layout can replace
+    this port without touching the handler's callers or the domain.
+    """
+
+    def list_curated(self, kind: FileKind) -> list[CuratedObject]: ...
+
+    def fetch(self, objects: Sequence[CuratedObject], into: Path) -> Mapping[CuratedObject, Path]:
+        """Copy ``objects`` under ``into``; raises ``CuratedObjectsMissing`` for absent ones."""
+        ...
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Provenance written on every KPI row."""
+
+    batch_id: str
+    computed_at: datetime
+
+
+class KpiRepository(Protocol):
+    """Where KPI rows are kept: one row per day, one per category and day."""
+
+    def write_day_rows(self, rows: Sequence[DayKpi], stamp: Stamp) -> int: ...
+
+    def write_category_rows(self, rows: Sequence[CategoryKpi], stamp: Stamp) -> int: ...
+
+    def categories_on(self, order_date: date) -> set[str]:
+        """Categories that have a row on ``order_date``."""
+        ...
+
+    def delete_rows(self, days: Sequence[date], categories: Sequence[tuple[str, date]]) -> None:
+        """Delete day rows of ``days`` and category rows of (category, date) pairs."""
+        ...

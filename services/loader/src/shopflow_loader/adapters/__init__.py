@@ -1,0 +1,1 @@
+"""boto3-backed implementations of the loader's ports."""

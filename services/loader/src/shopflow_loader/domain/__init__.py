@@ -1,0 +1,1 @@
+"""Loader domain logic: pure functions, no AWS."""

@@ -1,0 +1,151 @@
+"""LoadData: recognise, record and stage the files of one batch.
+
+Every landed object is checked before anything is staged, so a batch with an unreadable
+file fails as a whole (naming the file and why) and leaves no trace that would make a
+corrected re-upload look like a duplicate. Staging is idempotent: the same command run
+twice stages the same keys and records the same ledger entries.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from shopflow_contracts.envelope import utc_now
+from shopflow_contracts.messages import (
+    LandedObject,
+    LoadCommand,
+    LoadOutcome,
+    LoadResult,
+    SkippedFile,
+    StagedFile,
+    TaskErrorName,
+)
+from shopflow_contracts.rows import FileKind
+from shopflow_contracts.taskworker import TaskError
+
+from shopflow_loader.domain.batching import claim_is_live, in_arrival_order, ingest_seq
+from shopflow_loader.domain.files import HEADER_PROBE_BYTES, recognise_file, staged_key
+from shopflow_loader.ports import Executions, Ledger, ObjectStore
+
+
+def file_key(sha256: str) -> str:
+    return f"FILE#{sha256}"
+
+
+@dataclass
+class LoadHandler:
+    store: ObjectStore
+    ledger: Ledger
+    executions: Executions
+    data_bucket: str
+
+    def handle(self, command: LoadCommand) -> LoadResult:
+        batch_id = command.payload.batch_id
+        objects = in_arrival_order(command.payload.objects)
+        kinds = self._recognise_all(objects)
+
+        staged: list[StagedFile] = []
+        skipped: list[SkippedFile] = []
+        first_key_of_content: dict[str, str] = {}
+        for position, landed in enumerate(objects):
+            sha256 = self.store.sha256_of(landed.bucket, landed.key)
+            holder = self._file_holder(sha256, batch_id)
+            earlier_in_batch = first_key_of_content.get(sha256)
+            if holder is not None or earlier_in_batch is not None:
+                detail = (
+                    f"identical content was loaded by batch {holder}"
+                    if holder is not None
+                    else f"identical to {earlier_in_batch}, uploaded earlier in this batch"
+                )
+                skipped.append(
+                    SkippedFile(
+                        source_bucket=landed.bucket,
+                        source_key=landed.key,
+                        reason="duplicate_content",
+                        detail=detail,
+                        first_seen_batch_id=holder or batch_id,
+                    )
+                )
+                continue
+            first_key_of_content[sha256] = landed.key
+            kind = kinds[landed.event_id]
+            target = staged_key(batch_id, kind, position, landed.key)
+            self.store.copy(landed.bucket, landed.key, self.data_bucket, target)
+            self._record_file(sha256, batch_id, landed, kind, target)
+            staged.append(
+                StagedFile(
+                    kind=kind,
+                    source_bucket=landed.bucket,
+                    source_key=landed.key,
+                    bucket=self.data_bucket,
+                    key=target,
+                    size=landed.size,
+                    sha256=sha256,
+                    etag=landed.etag,
+                    ingest_seq=ingest_seq(landed),
+                )
+            )
+        return LoadResult(
+            message_id=uuid.uuid4(),
+            run_id=command.run_id,
+            occurred_at=utc_now(),
+            payload=LoadOutcome(batch_id=batch_id, staged=staged, skipped=skipped),
+        )
+
+    def _recognise_all(self, objects: list[LandedObject]) -> dict[str, FileKind]:
+        kinds: dict[str, FileKind] = {}
+        problems: list[tuple[str, str]] = []
+        for landed in objects:
+            size = self.store.size_of(landed.bucket, landed.key)
+            if size is None:
+                problems.append((landed.key, "the uploaded object no longer exists"))
+                continue
+            prefix = (
+                b""
+                if size == 0
+                else self.store.read_prefix(landed.bucket, landed.key, HEADER_PROBE_BYTES)
+            )
+            recognition = recognise_file(prefix, total_size=size)
+            if recognition.kind is None:
+                problems.append((landed.key, recognition.problem or "unrecognised file"))
+            else:
+                kinds[landed.event_id] = recognition.kind
+        if problems:
+            reason = "; ".join(f"{key}: {problem}" for key, problem in problems)
+            raise TaskError(
+                TaskErrorName.UNRECOGNISED_FILE,
+                f"cannot load {len(problems)} file(s): {reason}",
+                files=[key for key, _ in problems],
+            )
+        return kinds
+
+    def _file_holder(self, sha256: str, batch_id: str) -> str | None:
+        """The other live batch that already loaded this exact content, if any."""
+        entry = self.ledger.get(file_key(sha256))
+        if entry is None or entry.batch_id == batch_id:
+            return None
+        if claim_is_live(self.executions.state(entry.batch_id)):
+            return entry.batch_id
+        return None
+
+    def _record_file(
+        self, sha256: str, batch_id: str, landed: LandedObject, kind: FileKind, target: str
+    ) -> None:
+        current = self.ledger.get(file_key(sha256))
+        stale = current.batch_id if current and current.batch_id != batch_id else None
+        attributes = {
+            "bucket": landed.bucket,
+            "key": landed.key,
+            "etag": landed.etag,
+            "size": str(landed.size),
+            "sha256": sha256,
+            "kind": kind.value,
+            "staged_key": target,
+        }
+        if not self.ledger.claim(file_key(sha256), batch_id, attributes, replacing=stale):
+            raise TaskError(
+                TaskErrorName.TRANSIENT,
+                f"file ledger entry for {landed.key} changed while loading; retrying",
+                files=[landed.key],
+            )

@@ -1,0 +1,186 @@
+"""Arrivals -> executions: the loader's trigger loop.
+
+EventBridge delivers every upload under the landing prefix to the arrivals queue, at least
+once. The trigger collects arrivals that come close together into one batch and starts
+one execution per batch, named by the batch id. Claims in the ledger make this
+idempotent: a re-delivered arrival, or a second upload of identical content, is recognised
+and starts nothing while the batch that holds it is running or has succeeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from shopflow_contracts.events import S3ObjectCreatedEvent
+from shopflow_contracts.messages import BatchExecutionInput, LandedObject, WaitSeconds
+from shopflow_contracts.taskworker import QueueMessage, TaskQueue
+
+from shopflow_loader.domain.batching import batch_id_for, claim_is_live, in_arrival_order
+from shopflow_loader.ports import Executions, Ledger
+
+log = logging.getLogger("shopflow.loader.trigger")
+
+
+def arrival_key(landed: LandedObject) -> str:
+    return f"ARRIVAL#{landed.event_id}"
+
+
+def content_key(landed: LandedObject) -> str:
+    # ETag + size identifies identical uploads without reading them; the LoadData stage
+    # confirms with a SHA-256 of the content.
+    return f"CONTENT#{landed.etag}#{landed.size}"
+
+
+@dataclass(frozen=True)
+class TriggerConfig:
+    landing_prefix: str
+    batch_window_seconds: float
+    max_batch_objects: int
+    poll_wait_seconds: int
+    waits: WaitSeconds
+
+
+@dataclass
+class TriggerOutcome:
+    started: list[str] = field(default_factory=list)
+    duplicates: list[LandedObject] = field(default_factory=list)
+    ignored: int = 0
+
+
+@dataclass
+class ArrivalTrigger:
+    queue: TaskQueue
+    ledger: Ledger
+    executions: Executions
+    config: TriggerConfig
+    clock: Callable[[], float] = time.monotonic
+
+    def run_once(self) -> TriggerOutcome:
+        """Wait for arrivals; when some come, gather the batch window and start its run."""
+        messages = self._gather()
+        outcome = TriggerOutcome()
+        if not messages:
+            return outcome
+        arrivals: list[tuple[QueueMessage, LandedObject]] = []
+        for message in messages:
+            landed = self._parse(message)
+            if landed is None:
+                continue
+            if not landed.key.startswith(self.config.landing_prefix) or landed.key.endswith("/"):
+                outcome.ignored += 1
+                self.queue.delete(message.receipt_handle)
+                continue
+            arrivals.append((message, landed))
+
+        fresh: list[tuple[QueueMessage, LandedObject]] = []
+        for message, landed in arrivals:
+            if self._already_held(landed, outcome):
+                self.queue.delete(message.receipt_handle)
+            else:
+                fresh.append((message, landed))
+        if not fresh:
+            return outcome
+
+        objects = in_arrival_order(_unique_events(fresh))
+        batch_id = batch_id_for(objects)
+        if not self._claim_all(batch_id, objects):
+            # Another loader holds one of these claims: leave the messages to be redelivered
+            # and decided again once that claim has settled.
+            log.warning("claims contended; batch %s postponed", batch_id)
+            return outcome
+        execution_input = BatchExecutionInput(
+            batch_id=batch_id, objects=objects, waits=self.config.waits
+        )
+        started = self.executions.start(batch_id, execution_input.model_dump_json())
+        log.info(
+            "batch %s %s with %d object(s)",
+            batch_id,
+            "started" if started else "already running",
+            len(objects),
+            extra={"batch_id": batch_id, "keys": [o.key for o in objects]},
+        )
+        outcome.started.append(batch_id)
+        for message, _ in fresh:
+            self.queue.delete(message.receipt_handle)
+        return outcome
+
+    def _gather(self) -> list[QueueMessage]:
+        messages = self.queue.receive(10, self.config.poll_wait_seconds)
+        if not messages:
+            return []
+        window_ends = self.clock() + self.config.batch_window_seconds
+        while len(messages) < self.config.max_batch_objects:
+            remaining = window_ends - self.clock()
+            if remaining <= 0:
+                break
+            more = self.queue.receive(
+                min(10, self.config.max_batch_objects - len(messages)),
+                max(0, min(20, int(remaining))),
+            )
+            if more:
+                messages.extend(more)
+            elif remaining < 1:
+                break
+        return messages
+
+    def _parse(self, message: QueueMessage) -> LandedObject | None:
+        try:
+            return S3ObjectCreatedEvent.model_validate_json(message.body).landed_object()
+        except ValidationError as invalid:
+            # Left on the queue: after the redrive limit it lands in the arrivals DLQ.
+            log.error(
+                "arrival is not an S3 Object Created event: %s",
+                invalid.errors(include_url=False)[:3],
+                extra={"message_id": message.message_id},
+            )
+            return None
+
+    def _already_held(self, landed: LandedObject, outcome: TriggerOutcome) -> bool:
+        held = self.ledger.get(arrival_key(landed))
+        if held is not None and self._live(held.batch_id):
+            log.info("arrival %s re-delivered; batch %s holds it", landed.event_id, held.batch_id)
+            return True
+        content = self.ledger.get(content_key(landed))
+        if content is not None and self._live(content.batch_id):
+            log.info(
+                "%s is identical to an upload already in batch %s; no new run",
+                landed.key,
+                content.batch_id,
+            )
+            self.ledger.record(
+                arrival_key(landed),
+                content.batch_id,
+                {"key": landed.key, "outcome": "duplicate_content", "etag": landed.etag},
+            )
+            outcome.duplicates.append(landed)
+            return True
+        return False
+
+    def _claim_all(self, batch_id: str, objects: list[LandedObject]) -> bool:
+        for landed in objects:
+            attributes = {"key": landed.key, "etag": landed.etag, "size": str(landed.size)}
+            for key in (arrival_key(landed), content_key(landed)):
+                current = self.ledger.get(key)
+                stale = current.batch_id if current and current.batch_id != batch_id else None
+                claimed = self.ledger.claim(
+                    key, batch_id, {**attributes, "outcome": "claimed"}, replacing=stale
+                )
+                if not claimed:
+                    return False
+        return True
+
+    def _live(self, batch_id: str) -> bool:
+        return claim_is_live(self.executions.state(batch_id))
+
+
+def _unique_events(
+    arrivals: list[tuple[QueueMessage, LandedObject]],
+) -> list[LandedObject]:
+    seen: dict[str, LandedObject] = {}
+    for _, landed in arrivals:
+        seen.setdefault(landed.event_id, landed)
+    return list(seen.values())

@@ -1,0 +1,73 @@
+"""Values the validation domain takes and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from shopflow_contracts.rows import FileKind
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """How much of the machine DuckDB may use while validating one file."""
+
+    memory_limit: str = "512MB"
+    threads: int = 2
+
+
+@dataclass(frozen=True)
+class FileError:
+    """Why a whole file was rejected: ``rule`` is a short snake-case id, ``message`` for people."""
+
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FileValidationResult:
+    """What validating one file produced, locally. ``rows_in == accepted + rejected``.
+
+    Rows are the data records of the file; blank lines are not rows. On a file-level
+    error no row is accepted and ``rows_in`` counts the records that could be read.
+    """
+
+    kind: FileKind
+    source_key: str
+    stem: str
+    rows_in: int
+    accepted: int
+    rejected: int
+    # Rule -> rejected rows, most frequent first (ties by rule name).
+    rejects_by_rule: dict[str, int]
+    extra_columns: tuple[str, ...]
+    file_error: FileError | None
+    # Typed accepted rows; None when no row was accepted.
+    accepted_path: Path | None
+    # ``source_key,line,rule,message,raw_line``; None when no row was rejected.
+    rejects_path: Path | None
+    report_path: Path
+    ingest_seq: str = ""
+    staged_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.rows_in != self.accepted + self.rejected:
+            raise ValueError(
+                f"{self.source_key}: rows_in {self.rows_in} != accepted {self.accepted} "
+                f"+ rejected {self.rejected}"
+            )
+
+    @property
+    def rejected_share(self) -> Fraction:
+        """Share of rows rejected, exactly; a file-level error rejects the whole file (1)."""
+        if self.file_error is not None:
+            return Fraction(1)
+        if self.rows_in == 0:
+            return Fraction(0)
+        return Fraction(self.rejected, self.rows_in)
+
+    def top_reasons(self, limit: int = 5) -> list[tuple[str, int]]:
+        if self.file_error is not None and not self.rejects_by_rule:
+            return [(self.file_error.rule, self.rejected)]
+        return list(self.rejects_by_rule.items())[:limit]

@@ -1,0 +1,242 @@
+"""Split a staged CSV into numbered records, in one streamed pass, before DuckDB reads it.
+
+DuckDB's ``read_csv`` reports no line numbers, yet every curated row must say which line of
+the file it came from and every rejected row must quote its raw text. So this pass, and
+only this pass, looks at the raw bytes:
+
+- decompresses gzip (recognised by its magic bytes, never by the file name) and notices a
+  truncated or corrupt stream;
+- checks the bytes are UTF-8 (a BOM is dropped) and not binary;
+- follows CSV quoting to find where each record ends, so a quoted field spanning lines
+  stays one record; blank lines outside quotes are skipped (they are not rows);
+- writes each data record as ``<line>,<raw record>`` to ``records.csv`` (DuckDB reads the
+  line as one more leading column) and ``<line>,<offset>,<length>`` to ``index.csv``,
+  from which a rejected record's exact raw text is read back.
+
+``line`` is the 1-based physical line in the (decompressed) file on which the record
+starts; the header is line 1 unless blank lines precede it. CR LF and LF both end a line.
+
+Quoting follows DuckDB's strict reader: a quote opens a quoted field only as the first
+character of a field; a quote inside an unquoted field is an ordinary character; ``""``
+inside a quoted field is an escaped quote.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from shopflow_validator.domain.model import FileError
+
+GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
+CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class SplitFile:
+    """The outcome of the pass: where the records are and what the header said.
+
+    On a file-level ``error`` the records are the ones completely read before the problem
+    was found (all of them when the bytes were fine but, say, the header was not).
+    """
+
+    records_path: Path
+    index_path: Path
+    header: list[str] | None
+    header_line: int | None
+    rows_in: int
+    gzip: bool
+    error: FileError | None
+
+
+def ends_inside_quotes(line: bytes, inside: bool) -> bool:
+    """Whether a quoted field is still open at the end of ``line``, given its state at the start."""
+    position = 0
+    end = len(line)
+    while position <= end:
+        if inside:
+            quote = line.find(b'"', position)
+            if quote < 0:
+                return True
+            if line[quote + 1 : quote + 2] == b'"':
+                position = quote + 2
+                continue
+            inside = False
+            # Anything between a closing quote and the next delimiter is part of that field.
+            delimiter = line.find(b",", quote + 1)
+            if delimiter < 0:
+                return False
+            position = delimiter + 1
+        elif line[position : position + 1] == b'"':
+            inside = True
+            position += 1
+        else:
+            delimiter = line.find(b",", position)
+            if delimiter < 0:
+                return False
+            position = delimiter + 1
+    return inside
+
+
+class _Splitter:
+    def __init__(self, records: BinaryIO, index: BinaryIO) -> None:
+        self._records = records
+        self._index = index
+        self._carry = b""
+        self._pieces: list[bytes] = []
+        self._inside = False
+        self._next_line = 1
+        self._record_line = 0
+        self._offset = 0
+        self.header: bytes | None = None
+        self.header_line: int | None = None
+        self.rows = 0
+
+    def feed(self, data: bytes) -> None:
+        lines = data.split(b"\n")
+        lines[0] = self._carry + lines[0]
+        self._carry = lines.pop()
+        self._take(lines)
+
+    def finish(self) -> None:
+        """End of input: the last line may lack a terminator, a quoted field may be unclosed."""
+        if self._carry:
+            self._take([self._carry])
+            self._carry = b""
+        if self._pieces:
+            # An unterminated quote swallows the rest of the file, as in any CSV reader;
+            # it stays one record, which DuckDB rejects.
+            self._emit(b"\n".join(self._pieces))
+            self._pieces = []
+
+    def abandon_partial(self) -> None:
+        """The input broke off: a half-read line or record is not a row that could be read."""
+        self._carry = b""
+        self._pieces = []
+        self._inside = False
+
+    def _take(self, lines: list[bytes]) -> None:
+        # The hot loop of the whole validator: kept flat, the common line (no quotes,
+        # not inside a quoted field) costs one membership test and one emit.
+        for line in lines:
+            number = self._next_line
+            self._next_line += 1
+            if self._inside:
+                self._pieces.append(line)
+                self._inside = ends_inside_quotes(line, True)
+                if not self._inside:
+                    self._emit(b"\n".join(self._pieces))
+                    self._pieces = []
+                continue
+            if not line.strip():
+                continue
+            self._record_line = number
+            if b'"' in line and ends_inside_quotes(line, False):
+                self._inside = True
+                self._pieces = [line]
+                continue
+            self._emit(line)
+
+    def _emit(self, record: bytes) -> None:
+        if record.endswith(b"\r"):
+            record = record[:-1]
+        if self.header is None:
+            self.header = record
+            self.header_line = self._record_line
+            return
+        prefix = b"%d," % self._record_line
+        raw_offset = self._offset + len(prefix)
+        self._records.write(prefix + record + b"\n")
+        self._index.write(b"%d,%d,%d\n" % (self._record_line, raw_offset, len(record)))
+        self._offset = raw_offset + len(record) + 1
+        self.rows += 1
+
+
+def _first_problem(chunk: bytes, decoder: codecs.IncrementalDecoder) -> tuple[int, FileError] | None:
+    """Offset in ``chunk`` of the first byte that is not UTF-8 text, and why."""
+    nul = chunk.find(b"\x00")
+    pending = len(decoder.getstate()[0])
+    try:
+        decoder.decode(chunk if nul < 0 else chunk[:nul])
+    except UnicodeDecodeError as problem:
+        offset = max(0, problem.start - pending)
+        return offset, FileError(
+            "not_utf8", f"the file is not UTF-8 text: {problem.reason} at byte {offset} of a chunk"
+        )
+    if nul >= 0:
+        return nul, FileError("binary_content", "the file contains NUL bytes: it is not CSV text")
+    return None
+
+
+def _parse_header(raw: bytes) -> list[str]:
+    return next(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")), [])
+
+
+def split_records(source: Path, work_dir: Path) -> SplitFile:
+    """Stream ``source`` once into ``work_dir``/records.csv and index.csv (see module docstring)."""
+    records_path = work_dir / "records.csv"
+    index_path = work_dir / "index.csv"
+    with source.open("rb") as probe:
+        is_gzip = probe.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    error: FileError | None = None
+    content_bytes = 0
+    first_chunk = True
+    with records_path.open("wb") as records, index_path.open("wb") as index:
+        splitter = _Splitter(records, index)
+        try:
+            stream: BinaryIO
+            with (gzip.open(source, "rb") if is_gzip else source.open("rb")) as stream:
+                while True:
+                    chunk = stream.read(CHUNK_BYTES)
+                    if first_chunk and chunk.startswith(UTF8_BOM):
+                        chunk = chunk[len(UTF8_BOM) :]
+                    first_chunk = False
+                    if not chunk:
+                        break
+                    content_bytes += len(chunk)
+                    problem = _first_problem(chunk, decoder)
+                    if problem is not None:
+                        offset, error = problem
+                        splitter.feed(chunk[:offset])
+                        splitter.abandon_partial()
+                        break
+                    splitter.feed(chunk)
+            if error is None:
+                decoder.decode(b"", final=True)
+                splitter.finish()
+        except UnicodeDecodeError as problem:
+            splitter.abandon_partial()
+            error = FileError("not_utf8", f"the file is not UTF-8 text: {problem.reason} at its end")
+        except EOFError:
+            splitter.abandon_partial()
+            error = FileError(
+                "truncated_gzip", "the gzip stream ends before its end marker: the file is cut short"
+            )
+        except (gzip.BadGzipFile, zlib.error) as problem:
+            splitter.abandon_partial()
+            error = FileError("corrupt_gzip", f"the gzip stream is corrupt: {problem}")
+
+    header = None if splitter.header is None else _parse_header(splitter.header)
+    if error is None and header is None:
+        error = (
+            FileError("empty_file", "the file is empty")
+            if content_bytes == 0
+            else FileError("empty_file", "the file holds only blank lines")
+        )
+    return SplitFile(
+        records_path=records_path,
+        index_path=index_path,
+        header=header,
+        header_line=splitter.header_line,
+        rows_in=splitter.rows,
+        gzip=is_gzip,
+        error=error,
+    )

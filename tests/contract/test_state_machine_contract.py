@@ -1,0 +1,219 @@
+"""The state machine is a producer and a consumer of contracts too.
+
+Given the real ASL running in moto, with stand-in workers that answer with the golden
+results: every command it sends parses as the stage's command model, its results are
+accepted, and its SNS notifications parse as RunSucceeded / RunFailed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from shopflow_contracts.messages import (
+    BatchExecutionInput,
+    KpiCommand,
+    LoadCommand,
+    RunFailed,
+    RunSucceeded,
+    TaskFailure,
+    ValidateCommand,
+)
+from shopflow_contracts.taskworker import DynamoFailureLog
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "contracts" / "examples"
+EXPECTED_FAILURE_STATES = [
+    "LoadData",
+    "CheckDataLoaded",
+    "VerifyDataInS3",
+    "WaitForEventBridge",
+    "ValidateData",
+    "DescribeFailure",
+    "FailureRecorded",
+    "UseRecordedCause",
+    "NotifyFailure",
+    "RunFailed",
+]
+EXPECTED_STATES = [
+    "LoadData",
+    "CheckDataLoaded",
+    "VerifyDataInS3",
+    "WaitForEventBridge",
+    "ValidateData",
+    "ComputeKpis",
+    "NotifySuccess",
+]
+
+
+def golden(name: str) -> dict[str, Any]:
+    return dict(json.loads((EXAMPLES / f"{name}.json").read_text()))
+
+
+class Harness:
+    def __init__(self, client: Callable[[str], Any], name: Callable[[str], str]) -> None:
+        self.sqs, self.sfn, self.sns = client("sqs"), client("stepfunctions"), client("sns")
+        self.dynamodb = client("dynamodb")
+        self.ledger_table = name("ledger")
+        self.dynamodb.create_table(
+            TableName=self.ledger_table,
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.queues = {
+            stage: self.sqs.create_queue(QueueName=name(stage))["QueueUrl"]
+            for stage in ("load", "validate", "kpi", "notes")
+        }
+        topic = self.sns.create_topic(Name=name("notifications"))["TopicArn"]
+        notes_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.queues["notes"], AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        self.sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=notes_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        definition = (REPO / "infra" / "statemachine.asl.json").read_text()
+        for placeholder, value in {
+            "LoaderQueueUrl": self.queues["load"],
+            "ValidatorQueueUrl": self.queues["validate"],
+            "KpiQueueUrl": self.queues["kpi"],
+            "EventBusName": "default",
+            "NotificationsTopicArn": topic,
+            "LedgerTableName": self.ledger_table,
+        }.items():
+            definition = definition.replace("${" + placeholder + "}", value)
+        self.state_machine = self.sfn.create_state_machine(
+            name=name("pipeline"),
+            definition=definition,
+            roleArn="arn:aws:iam::123456789012:role/shopflow-states",
+        )["stateMachineArn"]
+
+    def start(self, batch_id: str) -> str:
+        execution_input = BatchExecutionInput.model_validate(
+            {**golden("batch_execution_input"), "batch_id": batch_id}
+        )
+        waits = execution_input.waits.model_copy(
+            update={"check_data_loaded": 0, "wait_for_eventbridge": 0}
+        )
+        body = execution_input.model_copy(update={"waits": waits}).model_dump_json()
+        return str(
+            self.sfn.start_execution(
+                stateMachineArn=self.state_machine, name=execution_input.batch_id, input=body
+            )["executionArn"]
+        )
+
+    def take_command(self, stage: str, model: type[BaseModel]) -> Any:
+        for _ in range(40):
+            received = self.sqs.receive_message(QueueUrl=self.queues[stage], WaitTimeSeconds=1).get(
+                "Messages", []
+            )
+            if received:
+                self.sqs.delete_message(
+                    QueueUrl=self.queues[stage], ReceiptHandle=received[0]["ReceiptHandle"]
+                )
+                return model.model_validate_json(received[0]["Body"])
+        raise AssertionError(f"no {stage} command arrived")
+
+    def finish(self, execution_arn: str) -> dict[str, Any]:
+        for _ in range(100):
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return dict(described)
+            time.sleep(0.1)
+        raise AssertionError("execution did not finish")
+
+    def entered_states(self, execution_arn: str) -> list[str]:
+        history = self.sfn.get_execution_history(executionArn=execution_arn)["events"]
+        return [
+            event["stateEnteredEventDetails"]["name"]
+            for event in history
+            if "stateEnteredEventDetails" in event
+        ]
+
+    def notification(self) -> str:
+        for _ in range(20):
+            received = self.sqs.receive_message(
+                QueueUrl=self.queues["notes"], WaitTimeSeconds=1
+            ).get("Messages", [])
+            if received:
+                return str(received[0]["Body"])
+        raise AssertionError("no notification arrived")
+
+
+@pytest.fixture
+def harness(aws_client: Callable[[str], Any], unique_name: Callable[[str], str]) -> Harness:
+    return Harness(aws_client, unique_name)
+
+
+def test_commands_results_and_success_notification_honour_the_contracts(
+    harness: Harness,
+) -> None:
+    # Given a running execution
+    execution = harness.start("contract-success")
+    # When each stage's command is answered with its golden result
+    load = harness.take_command("load", LoadCommand)
+    assert load.task_token and load.run_id == load.payload.batch_id
+    harness.sfn.send_task_success(
+        taskToken=load.task_token, output=json.dumps(golden("load_result"))
+    )
+
+    validate = harness.take_command("validate", ValidateCommand)
+    # Then the staged files of the load result are exactly what the validator is asked for
+    assert [f.model_dump(mode="json") for f in validate.payload.files] == golden("load_result")[
+        "payload"
+    ]["staged"]
+    harness.sfn.send_task_success(
+        taskToken=validate.task_token, output=json.dumps(golden("validate_result"))
+    )
+
+    kpi = harness.take_command("kpi", KpiCommand)
+    assert [c.model_dump(mode="json") for c in kpi.payload.curated] == golden("validate_result")[
+        "payload"
+    ]["curated"]
+    harness.sfn.send_task_success(taskToken=kpi.task_token, output=json.dumps(golden("kpi_result")))
+
+    # And the run succeeds through the designed states, announcing a valid RunSucceeded
+    assert harness.finish(execution)["status"] == "SUCCEEDED"
+    assert harness.entered_states(execution) == EXPECTED_STATES
+    notice = RunSucceeded.model_validate_json(harness.notification())
+    assert [d.isoformat() for d in notice.order_dates] == golden("kpi_result")["payload"][
+        "order_dates"
+    ]
+
+
+def test_typed_failure_reaches_the_failure_notification_and_fails_the_run(
+    harness: Harness,
+) -> None:
+    # Given a run whose validator records and reports a typed ValidationFailed, the way
+    # every worker does (moto drops SendTaskFailure's cause; the record carries it)
+    execution = harness.start("contract-failure")
+    load = harness.take_command("load", LoadCommand)
+    harness.sfn.send_task_success(
+        taskToken=load.task_token, output=json.dumps(golden("load_result"))
+    )
+    validate = harness.take_command("validate", ValidateCommand)
+    failure = TaskFailure.model_validate({**golden("task_failure"), "run_id": validate.run_id})
+    DynamoFailureLog(harness.dynamodb, harness.ledger_table).record(failure)
+    harness.sfn.send_task_failure(
+        taskToken=validate.task_token, error=failure.error.value, cause=failure.model_dump_json()
+    )
+    # Then the run ends FAILED and the notification names the error and carries the reason
+    assert harness.finish(execution)["status"] == "FAILED"
+    assert harness.entered_states(execution) == EXPECTED_FAILURE_STATES
+    notice = RunFailed.model_validate_json(harness.notification())
+    assert notice.error == "shopflow.ValidationFailed"
+    assert TaskFailure.model_validate_json(notice.cause) == failure

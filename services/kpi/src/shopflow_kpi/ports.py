@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
 
+import duckdb
 from shopflow_contracts.rows import FileKind
 
 from shopflow_kpi.domain import CategoryKpi, DayKpi
@@ -22,7 +23,7 @@ class CuratedObject:
     key: str
 
 
-class CuratedObjectsMissing(Exception):
+class CuratedObjectsMissingError(Exception):
     """Curated objects that were expected in the store are not there."""
 
     def __init__(self, objects: Sequence[CuratedObject]) -> None:
@@ -40,7 +41,7 @@ class CuratedStore(Protocol):
     def list_curated(self, kind: FileKind) -> list[CuratedObject]: ...
 
     def fetch(self, objects: Sequence[CuratedObject], into: Path) -> Mapping[CuratedObject, Path]:
-        """Copy ``objects`` under ``into``; raises ``CuratedObjectsMissing`` for absent ones."""
+        """Copy ``objects`` under ``into``; ``CuratedObjectsMissingError`` if any is absent."""
         ...
 
 
@@ -66,3 +67,9 @@ class KpiRepository(Protocol):
     def delete_rows(self, days: Sequence[date], categories: Sequence[tuple[str, date]]) -> None:
         """Delete day rows of ``days`` and category rows of (category, date) pairs."""
         ...
+
+
+class KpiEngine(Protocol):
+    """Opens the DuckDB connection a run computes on, spilling under ``scratch``."""
+
+    def connect(self, scratch: Path) -> duckdb.DuckDBPyConnection: ...

@@ -12,7 +12,11 @@ class Executions(Protocol):
     """Step Functions executions of the pipeline, addressed by name (the batch id)."""
 
     def start(self, name: str, input_json: str) -> bool:
-        """Start an execution; False when one with this name already exists."""
+        """Start an execution named ``name``; never a second one with the same name.
+
+        False when a closed execution has the name. Like AWS, a running execution with the
+        same name and input answers as if just started.
+        """
         ...
 
     def state(self, name: str) -> ExecutionState: ...

@@ -15,7 +15,7 @@ class DuckDbEngine:
 
     def connect(self, scratch: Path) -> duckdb.DuckDBPyConnection:
         """An in-memory database that spills to ``scratch`` rather than exceed its limit."""
-        connection = duckdb.connect(
+        return duckdb.connect(
             config={
                 "memory_limit": self.memory_limit,
                 "threads": self.threads,
@@ -24,4 +24,3 @@ class DuckDbEngine:
                 "autoinstall_known_extensions": False,
             }
         )
-        return connection

@@ -21,7 +21,7 @@ BATCH_WRITE_LIMIT = 25
 CATEGORY_DATE_INDEX = "by_order_date"
 
 
-class UnprocessedWrites(Exception):
+class UnprocessedWritesError(Exception):
     """DynamoDB kept refusing some writes; the task fails as transient and is retried."""
 
 
@@ -54,16 +54,12 @@ class DynamoKpiRepository:
         self._serializer = TypeSerializer()
 
     def write_day_rows(self, rows: Sequence[DayKpi], stamp: Stamp) -> int:
-        requests = [
-            {"PutRequest": {"Item": self._item(day_item(row, stamp))}} for row in rows
-        ]
+        requests = [{"PutRequest": {"Item": self._item(day_item(row, stamp))}} for row in rows]
         self._batch_write(self._daily_table, requests)
         return len(requests)
 
     def write_category_rows(self, rows: Sequence[CategoryKpi], stamp: Stamp) -> int:
-        requests = [
-            {"PutRequest": {"Item": self._item(category_item(row, stamp))}} for row in rows
-        ]
+        requests = [{"PutRequest": {"Item": self._item(category_item(row, stamp))}} for row in rows]
         self._batch_write(self._category_table, requests)
         return len(requests)
 
@@ -103,7 +99,7 @@ class DynamoKpiRepository:
                     break
                 left = sum(map(len, pending.values()))
                 if attempt >= self._max_attempts:
-                    raise UnprocessedWrites(
+                    raise UnprocessedWritesError(
                         f"{left} writes to {table} still unprocessed after {attempt} attempts"
                     )
                 # Unprocessed items mean throttling: back off exponentially, with jitter so

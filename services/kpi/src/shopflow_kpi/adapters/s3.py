@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from shopflow_contracts.rows import FileKind
 
-from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissing
+from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissingError
 
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
@@ -38,16 +38,14 @@ class S3CuratedStore:
     def fetch(self, objects: Sequence[CuratedObject], into: Path) -> Mapping[CuratedObject, Path]:
         # Local names are positional, not the keys: a key may hold characters (brackets,
         # '*', '?') that DuckDB would read as a glob pattern.
-        targets = {
-            obj: into / obj.kind.value / f"{n:07d}.parquet" for n, obj in enumerate(objects)
-        }
+        targets = {obj: into / obj.kind.value / f"{n:07d}.parquet" for n, obj in enumerate(objects)}
         for kind in {obj.kind for obj in objects}:
             (into / kind.value).mkdir(parents=True, exist_ok=True)
         with ThreadPoolExecutor(max_workers=self._max_workers) as pool:
             outcomes = list(pool.map(self._download, targets.items()))
         missing = [obj for obj, present in zip(targets, outcomes, strict=True) if not present]
         if missing:
-            raise CuratedObjectsMissing(missing)
+            raise CuratedObjectsMissingError(missing)
         return targets
 
     def _download(self, target: tuple[CuratedObject, Path]) -> bool:

@@ -1,0 +1,50 @@
+"""Wires the kpi service together: the only place that creates AWS clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from shopflow_contracts.messages import KpiCommand
+from shopflow_contracts.taskworker import SqsTaskQueue, StepFunctionsTaskCallback, TaskWorker
+
+from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
+from shopflow_kpi.adapters.dynamo import DynamoKpiRepository
+from shopflow_kpi.adapters.s3 import S3CuratedStore
+from shopflow_kpi.handler import KpiHandler
+from shopflow_kpi.settings import KpiSettings
+
+
+def aws_clients(settings: KpiSettings) -> dict[str, Any]:
+    session = boto3.session.Session(region_name=settings.aws_region)
+    return {
+        name: session.client(name, endpoint_url=settings.aws_endpoint_url)
+        for name in ("s3", "dynamodb", "sqs", "stepfunctions")
+    }
+
+
+def build_handler(settings: KpiSettings, clients: dict[str, Any]) -> KpiHandler:
+    return KpiHandler(
+        store=S3CuratedStore(clients["s3"], settings.data_bucket),
+        repository=DynamoKpiRepository(
+            clients["dynamodb"], settings.daily_kpis_table, settings.category_kpis_table
+        ),
+        engine=DuckDbEngine(
+            memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+        ),
+        work_dir=settings.work_dir,
+    )
+
+
+def build_worker(
+    settings: KpiSettings, clients: dict[str, Any] | None = None
+) -> TaskWorker[KpiCommand]:
+    clients = clients or aws_clients(settings)
+    return TaskWorker(
+        stage="kpi",
+        command_type=KpiCommand,
+        handle=build_handler(settings, clients).handle,
+        queue=SqsTaskQueue(clients["sqs"], settings.kpi_queue_url),
+        callback=StepFunctionsTaskCallback(clients["stepfunctions"]),
+        wait_seconds=settings.poll_wait_seconds,
+    )

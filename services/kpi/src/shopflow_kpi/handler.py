@@ -1,0 +1,151 @@
+"""ComputeKpis: recompute the KPI rows of every order date a batch touches."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from uuid import uuid4
+
+from shopflow_contracts.messages import KpiCommand, KpiOutcome, KpiResult, TaskErrorName
+from shopflow_contracts.rows import FileKind
+from shopflow_contracts.taskworker import TaskError
+
+from shopflow_kpi.domain import (
+    CategoryKpi,
+    CuratedPaths,
+    DayKpi,
+    compute_kpis,
+    register_curated,
+    touched_dates,
+)
+from shopflow_kpi.ports import (
+    CuratedObject,
+    CuratedObjectsMissingError,
+    CuratedStore,
+    KpiEngine,
+    KpiRepository,
+    Stamp,
+)
+
+log = logging.getLogger("shopflow.kpi")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class KpiHandler:
+    def __init__(
+        self,
+        store: CuratedStore,
+        repository: KpiRepository,
+        engine: KpiEngine,
+        work_dir: Path,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._store = store
+        self._repository = repository
+        self._engine = engine
+        self._work_dir = work_dir
+        self._clock = clock
+
+    def handle(self, command: KpiCommand) -> KpiResult:
+        request = command.payload
+        batch = list(dict.fromkeys(CuratedObject(f.kind, f.bucket, f.key) for f in request.curated))
+        days: list[DayKpi] = []
+        categories: list[CategoryKpi] = []
+        dates: list[date] = []
+        if batch:
+            dates, days, categories = self._compute(batch)
+        stamp = Stamp(batch_id=request.batch_id, computed_at=self._clock())
+        day_rows = self._repository.write_day_rows(days, stamp)
+        category_rows = self._repository.write_category_rows(categories, stamp)
+        self._delete_absent(dates, days, categories)
+        log.info(
+            "kpis recomputed",
+            extra={
+                "batch_id": request.batch_id,
+                "order_dates": len(dates),
+                "day_rows": day_rows,
+                "category_rows": category_rows,
+            },
+        )
+        return KpiResult(
+            message_id=uuid4(),
+            run_id=command.run_id,
+            occurred_at=self._clock(),
+            payload=KpiOutcome(
+                batch_id=request.batch_id,
+                order_dates=dates,
+                day_rows_written=day_rows,
+                category_rows_written=category_rows,
+            ),
+        )
+
+    def _compute(
+        self, batch: list[CuratedObject]
+    ) -> tuple[list[date], list[DayKpi], list[CategoryKpi]]:
+        self._work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self._work_dir, prefix="kpi-run-") as scratch_dir:
+            scratch = Path(scratch_dir)
+            # The batch's own files are named explicitly so they count even if the listing
+            # does not show them yet.
+            listed = [obj for kind in FileKind for obj in self._store.list_curated(kind)]
+            everything = list(dict.fromkeys([*batch, *listed]))
+            local = self._fetch(everything, batch, scratch / "curated")
+            with self._engine.connect(scratch) as connection:
+                register_curated(connection, _paths(local, everything))
+                dates = touched_dates(connection, _paths(local, batch))
+                days, categories = compute_kpis(connection, dates)
+        return dates, days, categories
+
+    def _fetch(
+        self, everything: list[CuratedObject], batch: list[CuratedObject], into: Path
+    ) -> Mapping[CuratedObject, Path]:
+        try:
+            return self._store.fetch(everything, into)
+        except CuratedObjectsMissingError as missing:
+            of_batch = [obj for obj in missing.objects if obj in set(batch)]
+            if of_batch:
+                raise TaskError(
+                    TaskErrorName.STAGED_OBJECT_MISSING,
+                    f"{len(of_batch)} curated file(s) of the batch are missing",
+                    files=[obj.key for obj in of_batch],
+                ) from missing
+            # An older file vanished between listing and download: worth a retry.
+            raise
+
+    def _delete_absent(
+        self, dates: list[date], days: list[DayKpi], categories: list[CategoryKpi]
+    ) -> None:
+        with_day_row = {day.order_date for day in days}
+        with_category_row = {(row.category, row.order_date) for row in categories}
+        stale_days = [d for d in dates if d not in with_day_row]
+        stale_categories = [
+            (category, d)
+            for d in dates
+            for category in sorted(self._repository.categories_on(d))
+            if (category, d) not in with_category_row
+        ]
+        if stale_days or stale_categories:
+            log.info(
+                "deleting kpi rows without data",
+                extra={"days": len(stale_days), "categories": len(stale_categories)},
+            )
+        self._repository.delete_rows(stale_days, stale_categories)
+
+
+def _paths(local: Mapping[CuratedObject, Path], objects: Iterable[CuratedObject]) -> CuratedPaths:
+    chosen = list(objects)
+
+    def of(kind: FileKind) -> list[str]:
+        return [str(local[obj]) for obj in chosen if obj.kind == kind]
+
+    return CuratedPaths(
+        orders=of(FileKind.ORDERS),
+        order_items=of(FileKind.ORDER_ITEMS),
+        products=of(FileKind.PRODUCTS),
+    )

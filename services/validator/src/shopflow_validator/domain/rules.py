@@ -1,0 +1,209 @@
+"""The row rules, as DuckDB SQL over cells read as VARCHAR.
+
+Every cell is read as text and converted here with a format check first and ``TRY_CAST``
+second: the regular expression decides what is acceptable (DuckDB's casts are more lenient,
+e.g. ``'1.0'`` casts to BIGINT and ``'1.005'`` rounds to DECIMAL(18,2)), and ``TRY_CAST``
+turns what still cannot be represented (an overflowing id, 30 February) into NULL instead
+of aborting the statement. A non-blank cell whose typed value is NULL breaks a rule.
+
+The first broken rule, in schema column order and then the cross-column rules, is the
+rule a rejected row is counted under.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shopflow_validator.domain.schema import ColumnSpec, ColumnType
+
+INTEGER_PATTERN = r"[+-]?[0-9]+"
+# At most 16 integer digits: DECIMAL(18,2) holds no more, and an overflow is a bad cell.
+MONEY_PATTERN = r"[+-]?[0-9]{1,16}(\.[0-9]{1,2})?"
+# ISO-8601 date, 'T' or a space, hh:mm[:ss[.ffffff]], optional zone (Z, UTC, +hh[:mm]).
+TIMESTAMP_PATTERN = (
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2})(:[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r" ?(Z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
+)
+# Dates an event may not precede: (event column, the rule it breaks).
+EVENTS_AFTER_CREATION = (
+    ("shipped_at", "shipped_before_created"),
+    ("delivered_at", "delivered_before_created"),
+    ("returned_at", "returned_before_created"),
+)
+# How many characters of an offending cell a message quotes.
+QUOTED_CELL_CHARS = 80
+
+
+def sql_text(value: str) -> str:
+    """``value`` as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def raw(spec: ColumnSpec) -> str:
+    """The column holding the trimmed cell text (NULL when blank or absent from the file)."""
+    return ident(f"v_{spec.name}")
+
+
+def typed(spec: ColumnSpec) -> str:
+    """The column holding the cell converted to the column's SQL type (NULL when invalid)."""
+    return ident(f"t_{spec.name}")
+
+
+def _timestamp_parts(spec: ColumnSpec) -> str:
+    return ident(f"p_{spec.name}")
+
+
+def parts_expression(spec: ColumnSpec) -> str | None:
+    """A helper column splitting a timestamp cell into date, time, seconds and zone."""
+    if spec.type is not ColumnType.TIMESTAMP:
+        return None
+    groups = "['date', 'hm', 'seconds', 'zone']"
+    return f"regexp_extract({raw(spec)}, {sql_text(TIMESTAMP_PATTERN)}, {groups})"
+
+
+def typed_expression(spec: ColumnSpec) -> str:
+    value = raw(spec)
+    if spec.type is ColumnType.INTEGER:
+        return (
+            f"CASE WHEN regexp_full_match({value}, {sql_text(INTEGER_PATTERN)}) "
+            f"THEN TRY_CAST({value} AS BIGINT) END"
+        )
+    if spec.type is ColumnType.MONEY:
+        # VARCHAR -> DECIMAL parses the digits exactly; no float is ever involved.
+        return (
+            f"CASE WHEN regexp_full_match({value}, {sql_text(MONEY_PATTERN)}) "
+            f"THEN TRY_CAST({value} AS DECIMAL(18,2)) END"
+        )
+    if spec.type is ColumnType.TIMESTAMP:
+        parts = _timestamp_parts(spec)
+        # A zone-less timestamp is UTC by the export convention (shopflow_contracts.rows).
+        return (
+            f"CASE WHEN {parts}.date <> '' THEN TRY_CAST("
+            f"{parts}.date || ' ' || {parts}.hm "
+            f"|| CASE WHEN {parts}.seconds = '' THEN ':00' ELSE {parts}.seconds END "
+            f"|| CASE WHEN {parts}.zone IN ('', 'Z', 'UTC') THEN '+00:00' ELSE {parts}.zone END "
+            f"AS TIMESTAMPTZ) END"
+        )
+    if spec.type is ColumnType.VOCABULARY:
+        allowed = ", ".join(sql_text(word) for word in spec.vocabulary)
+        return f"CASE WHEN lower({value}) IN ({allowed}) THEN lower({value}) END"
+    return value
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    broken_when: str
+    message: str
+
+
+def _quoted(spec: ColumnSpec) -> str:
+    return f"'\"' || left({raw(spec)}, {QUOTED_CELL_CHARS}) || '\"'"
+
+
+def _cell_rules(spec: ColumnSpec) -> list[Rule]:
+    value, converted, name = raw(spec), typed(spec), spec.name
+    rules = []
+    if spec.required:
+        rules.append(
+            Rule(f"missing_required:{name}", f"{value} IS NULL", sql_text(f"{name} is empty"))
+        )
+    invalid = f"{value} IS NOT NULL AND {converted} IS NULL"
+    if spec.type is ColumnType.INTEGER:
+        rules.append(
+            Rule(
+                f"invalid_integer:{name}",
+                invalid,
+                f"{sql_text(name + ' ')} || {_quoted(spec)} || ' is not an integer'",
+            )
+        )
+    elif spec.type is ColumnType.MONEY:
+        rules.append(
+            Rule(
+                f"invalid_money:{name}",
+                invalid,
+                f"{sql_text(name + ' ')} || {_quoted(spec)} || ' is not a decimal with at most "
+                f"2 places and no thousands separator'",
+            )
+        )
+        rules.append(
+            Rule(
+                f"negative_money:{name}",
+                f"{converted} < 0",
+                f"{sql_text(name + ' ')} || {_quoted(spec)} || ' is negative'",
+            )
+        )
+    elif spec.type is ColumnType.TIMESTAMP:
+        rules.append(
+            Rule(
+                f"invalid_timestamp:{name}",
+                invalid,
+                f"{sql_text(name + ' ')} || {_quoted(spec)} || ' is not an ISO-8601 timestamp'",
+            )
+        )
+    elif spec.type is ColumnType.VOCABULARY:
+        rules.append(
+            Rule(
+                f"unknown_{name}",
+                invalid,
+                f"{sql_text(name + ' ')} || {_quoted(spec)} || "
+                f"{sql_text(' is not one of ' + ', '.join(spec.vocabulary))}",
+            )
+        )
+    return rules
+
+
+def _row_rules(specs: dict[str, ColumnSpec]) -> list[Rule]:
+    rules = []
+    if "num_of_item" in specs:
+        count = specs["num_of_item"]
+        rules.append(
+            Rule(
+                "num_of_item_below_one",
+                f"{typed(count)} < 1",
+                f"'num_of_item ' || {_quoted(count)} || ' is below 1'",
+            )
+        )
+    created = specs.get("created_at")
+    if created is not None:
+        for event, rule in EVENTS_AFTER_CREATION:
+            if event in specs:
+                happened = specs[event]
+                rules.append(
+                    Rule(
+                        rule,
+                        f"{typed(happened)} < {typed(created)}",
+                        f"'{event} ' || {_quoted(happened)} || ' is before created_at ' "
+                        f"|| {_quoted(created)}",
+                    )
+                )
+    status = specs.get("status")
+    if status is not None and "returned" in status.vocabulary and "returned_at" in specs:
+        rules.append(
+            Rule(
+                "returned_without_returned_at",
+                f"{typed(status)} = 'returned' AND {raw(specs['returned_at'])} IS NULL",
+                sql_text("status is returned but returned_at is empty"),
+            )
+        )
+    return rules
+
+
+def rules_for(specs: tuple[ColumnSpec, ...]) -> list[Rule]:
+    """Every rule a row of these columns must keep, in the order they are reported."""
+    rules = [rule for spec in specs for rule in _cell_rules(spec)]
+    return rules + _row_rules({spec.name: spec for spec in specs})
+
+
+def first_broken(rules: list[Rule], field: str) -> str:
+    """A CASE picking ``name`` or ``message`` of the first broken rule (NULL if none is)."""
+    branches = " ".join(
+        f"WHEN {rule.broken_when} THEN "
+        f"{sql_text(rule.name) if field == 'name' else rule.message}"
+        for rule in rules
+    )
+    return f"CASE {branches} END" if branches else "NULL"

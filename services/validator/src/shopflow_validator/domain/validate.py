@@ -1,0 +1,434 @@
+"""Validate one staged CSV file into local outputs: accepted Parquet, rejected CSV, JSON report.
+
+``validate_file`` is the domain's entry point; it touches only local files. The heavy
+lifting is DuckDB's: the file is read once as text, every cell converted and checked in
+SQL (``rules``), and the accepted rows written to Parquet straight from DuckDB, with a
+memory limit and a spill directory, so a file larger than memory never passes through
+Python objects. Python streams the raw bytes once beforehand (``records``) to number the
+records and check the encoding, and once afterwards for the raw text of rejected rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from shopflow_contracts.rows import (
+    REQUIRED_COLUMNS,
+    FileKind,
+    columns_of,
+    missing_columns,
+    normalise_header,
+    recognise_kind,
+)
+
+from shopflow_validator.domain.model import FileError, FileValidationResult, ValidationConfig
+from shopflow_validator.domain.records import SplitFile, split_records
+from shopflow_validator.domain.rules import (
+    first_broken,
+    ident,
+    parts_expression,
+    raw,
+    rules_for,
+    sql_text,
+    typed,
+    typed_expression,
+)
+from shopflow_validator.domain.schema import ColumnSpec, column_specs
+
+REJECTS_HEADER = ("source_key", "line", "rule", "message", "raw_line")
+LINEAGE_COLUMNS = ("_ingest_seq", "_source_key", "_source_line")
+LINE_NUMBERING = (
+    "line is the 1-based physical line of the decompressed file on which the record starts "
+    "(CR LF and LF each end a line; blank lines count as lines but are not rows); raw_line "
+    "is the record's exact text without its line terminator and without a BOM"
+)
+# DuckDB's reader error types -> the rule a record it could not parse is rejected under.
+PARSE_ERROR_RULES = {
+    "MISSING COLUMNS": "wrong_field_count",
+    "TOO MANY COLUMNS": "wrong_field_count",
+    "UNQUOTED VALUE": "malformed_quotes",
+    "LINE SIZE OVER MAXIMUM": "record_too_long",
+}
+REJECTS_PAGE_ROWS = 50_000
+
+
+def stem_of(file_name: str) -> str:
+    """``12-orders.csv.gz`` -> ``12-orders``: the name outputs of a staged file are given."""
+    name = file_name.rsplit("/", 1)[-1]
+    for suffix in (".gz", ".csv"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return name or "file"
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where the schema's columns are in the file, and what else the header has."""
+
+    positions: dict[str, int]
+    width: int
+    extra: tuple[str, ...]
+
+
+def _layout(header: list[str], kind: FileKind) -> _Layout | FileError:
+    names = normalise_header(header)
+    schema = columns_of(kind)
+    recognised = recognise_kind(header)
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    if recognised is None:
+        return FileError(
+            "unknown_header",
+            f"the header ({shown}) resembles no known file; a {kind.value} file needs "
+            f"{', '.join(REQUIRED_COLUMNS[kind])}",
+        )
+    if recognised is not kind:
+        return FileError(
+            "unexpected_kind",
+            f"the header ({shown}) is that of a {recognised.value} file, "
+            f"but the file was staged as {kind.value}",
+        )
+    missing = missing_columns(kind, header)
+    if missing:
+        return FileError(
+            "missing_required_column",
+            f"required column(s) missing from the header: {', '.join(missing)}",
+        )
+    positions: dict[str, int] = {}
+    duplicated: list[str] = []
+    extra: list[str] = []
+    for index, name in enumerate(names):
+        if name not in schema:
+            extra.append(name or f"(blank column {index + 1})")
+        elif name in positions:
+            duplicated.append(name)
+        else:
+            positions[name] = index
+    if duplicated:
+        return FileError(
+            "duplicate_column", f"column(s) appear more than once: {', '.join(duplicated)}"
+        )
+    return _Layout(positions, len(names), tuple(extra))
+
+
+def _connect(database: Path, spill_dir: Path, config: ValidationConfig) -> Any:
+    connection = duckdb.connect(
+        str(database),
+        config={
+            "memory_limit": config.memory_limit,
+            "threads": config.threads,
+            "temp_directory": str(spill_dir),
+            # Parquet row order (by source line) must not depend on thread scheduling.
+            "preserve_insertion_order": True,
+        },
+    )
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
+
+
+def _read_records_sql(split: SplitFile, layout: _Layout) -> str:
+    columns = {"_line": "VARCHAR"} | {f"c{index}": "VARCHAR" for index in range(layout.width)}
+    column_map = "{" + ", ".join(f"{sql_text(n)}: {sql_text(t)}" for n, t in columns.items()) + "}"
+    # Everything is read as VARCHAR: a bad cell must become a rejected row, never a failed
+    # scan. Rows DuckDB cannot split into fields go to the parse_errors table.
+    return (
+        f"read_csv({sql_text(str(split.records_path))}, columns = {column_map}, "
+        "header = false, auto_detect = false, all_varchar = true, delim = ',', "
+        "quote = '\"', escape = '\"', new_line = '\\n', strict_mode = true, "
+        "store_rejects = true, rejects_table = 'parse_errors', rejects_scan = 'parse_scans')"
+    )
+
+
+def _checked_table_sql(split: SplitFile, layout: _Layout, specs: tuple[ColumnSpec, ...]) -> str:
+    def cell(spec: ColumnSpec) -> str:
+        index = layout.positions.get(spec.name)
+        if index is None:
+            return f"NULL::VARCHAR AS {raw(spec)}"
+        return f"NULLIF(trim(c{index}, ' \t'), '') AS {raw(spec)}"
+
+    cells = ", ".join(cell(spec) for spec in specs)
+    parts = ", ".join(
+        f"{expression} AS {ident('p_' + spec.name)}"
+        for spec in specs
+        if (expression := parts_expression(spec)) is not None
+    )
+    converted = ", ".join(f"{typed_expression(spec)} AS {typed(spec)}" for spec in specs)
+    rules = rules_for(specs)
+    return f"""
+        CREATE TABLE checked AS
+        WITH cells AS (
+            SELECT TRY_CAST(_line AS BIGINT) AS _line, {cells}
+            FROM {_read_records_sql(split, layout)}
+        ),
+        parts AS (SELECT *{", " + parts if parts else ""} FROM cells),
+        converted AS (SELECT *, {converted} FROM parts)
+        SELECT _line, {", ".join(typed(spec) for spec in specs)},
+               {", ".join(raw(spec) for spec in specs)},
+               {first_broken(rules, "name")} AS rule,
+               {first_broken(rules, "message")} AS message
+        FROM converted
+    """
+
+
+def _verdicts_table_sql(split: SplitFile, width: int) -> str:
+    index = (
+        f"read_csv({sql_text(str(split.index_path))}, "
+        "columns = {'line': 'BIGINT', 'raw_offset': 'BIGINT', 'raw_length': 'BIGINT'}, "
+        "header = false, auto_detect = false, delim = ',', new_line = '\\n')"
+    )
+    parse_rule = "CASE error_type " + " ".join(
+        f"WHEN {sql_text(error)} THEN {sql_text(rule)}" for error, rule in PARSE_ERROR_RULES.items()
+    )
+    field_count_message = sql_text(
+        f"the record's field count differs from the header's {width}"
+    )
+    # One verdict per record the byte pass found (the authority on rows_in). A record is
+    # accepted only when exactly one parsed row carries its line number and breaks no rule;
+    # a record DuckDB split differently from the byte pass (irregular quoting) cannot be
+    # trusted and is rejected as malformed.
+    return f"""
+        CREATE TABLE verdicts AS
+        WITH parsed AS (
+            SELECT _line, count(*) AS copies, any_value(rule) AS rule,
+                   any_value(message) AS message
+            FROM checked WHERE _line IS NOT NULL GROUP BY _line
+        ),
+        unparsed AS (
+            SELECT TRY_CAST(split_part(csv_line, ',', 1) AS BIGINT) AS line,
+                   arg_min(error_type, byte_position) AS error_type,
+                   arg_min(error_message, byte_position) AS error_message
+            FROM parse_errors GROUP BY ALL
+        )
+        SELECT records.line, records.raw_offset, records.raw_length,
+            CASE
+                WHEN parsed.copies = 1 AND unparsed.line IS NULL THEN parsed.rule
+                WHEN unparsed.line IS NOT NULL THEN {parse_rule} ELSE 'malformed_row' END
+                ELSE 'malformed_row'
+            END AS rule,
+            CASE
+                WHEN parsed.copies = 1 AND unparsed.line IS NULL THEN parsed.message
+                WHEN unparsed.error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS')
+                    THEN {field_count_message}
+                WHEN unparsed.line IS NOT NULL THEN 'unreadable record: ' || unparsed.error_message
+                ELSE 'the record could not be read as one CSV row (irregular quoting)'
+            END AS message
+        FROM {index} AS records
+        LEFT JOIN parsed ON parsed._line = records.line
+        LEFT JOIN unparsed ON unparsed.line = records.line
+    """
+
+
+def _write_parquet_sql(
+    specs: tuple[ColumnSpec, ...], ingest_seq: str, source_key: str, target: Path
+) -> str:
+    columns = ", ".join(f"CAST({typed(spec)} AS {spec.sql_type}) AS {ident(spec.name)}" for spec in specs)
+    return f"""
+        COPY (
+            SELECT {columns},
+                   {sql_text(ingest_seq)}::VARCHAR AS _ingest_seq,
+                   {sql_text(source_key)}::VARCHAR AS _source_key,
+                   checked._line::BIGINT AS _source_line
+            FROM checked
+            WHERE checked._line IN (SELECT line FROM verdicts WHERE rule IS NULL)
+            ORDER BY checked._line
+        ) TO {sql_text(str(target))} (FORMAT parquet, COMPRESSION zstd)
+    """
+
+
+# (line, raw_offset, raw_length, rule, message) of a rejected record.
+_Reject = tuple[int, int, int, str, str]
+
+
+def _rejects_from_duckdb(connection: Any) -> Iterator[_Reject]:
+    connection.execute(
+        "CREATE TABLE rejected AS SELECT line, raw_offset, raw_length, rule, message "
+        "FROM verdicts WHERE rule IS NOT NULL ORDER BY line"
+    )
+    # Paged by rowid so only one page of rejects is in Python at a time.
+    (total,) = connection.execute("SELECT count(*) FROM rejected").fetchone()
+    for start in range(0, total, REJECTS_PAGE_ROWS):
+        page = connection.execute(
+            "SELECT line, raw_offset, raw_length, rule, message FROM rejected "
+            "WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
+            [start, start + REJECTS_PAGE_ROWS],
+        ).fetchall()
+        for line, offset, length, rule, message in page:
+            yield int(line), int(offset), int(length), str(rule), str(message)
+
+
+def _rejects_of_whole_file(split: SplitFile, error: FileError) -> Iterator[_Reject]:
+    with split.index_path.open("rb") as index:
+        for entry in index:
+            line, offset, length = (int(number) for number in entry.split(b","))
+            yield line, offset, length, error.rule, error.message
+
+
+def _write_rejects(
+    target: Path, source_key: str, split: SplitFile, rejects: Iterator[_Reject]
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    with (
+        split.records_path.open("rb") as records,
+        target.open("w", encoding="utf-8", newline="") as out,
+    ):
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(REJECTS_HEADER)
+        for line, offset, length, rule, message in rejects:
+            records.seek(offset)
+            raw_line = records.read(length).decode("utf-8")
+            writer.writerow((source_key, line, rule, message, raw_line))
+            counts[rule] = counts.get(rule, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _check_rows(
+    split: SplitFile,
+    layout: _Layout,
+    kind: FileKind,
+    source_key: str,
+    ingest_seq: str,
+    accepted_path: Path,
+    rejects_path: Path,
+    scratch: Path,
+    config: ValidationConfig,
+) -> tuple[int, dict[str, int]]:
+    specs = column_specs(kind)
+    spill = scratch / "spill"
+    spill.mkdir()
+    connection = _connect(scratch / "validate.duckdb", spill, config)
+    try:
+        connection.execute(_checked_table_sql(split, layout, specs))
+        connection.execute(_verdicts_table_sql(split, layout.width))
+        verdicts, accepted = connection.execute(
+            "SELECT count(*), count(*) FILTER (WHERE rule IS NULL) FROM verdicts"
+        ).fetchone()
+        if verdicts != split.rows_in:
+            raise RuntimeError(
+                f"{source_key}: {verdicts} verdicts for {split.rows_in} records: index unreadable"
+            )
+        if accepted:
+            (written,) = connection.execute(
+                _write_parquet_sql(specs, ingest_seq, source_key, accepted_path)
+            ).fetchone()
+            if written != accepted:
+                raise RuntimeError(f"{source_key}: wrote {written} of {accepted} accepted rows")
+        by_rule = (
+            _write_rejects(rejects_path, source_key, split, _rejects_from_duckdb(connection))
+            if accepted < split.rows_in
+            else {}
+        )
+    finally:
+        connection.close()
+    return int(accepted), by_rule
+
+
+def _report(result: FileValidationResult, split: SplitFile) -> dict[str, Any]:
+    return {
+        "kind": result.kind.value,
+        "source_key": result.source_key,
+        "staged_key": result.staged_key,
+        "ingest_seq": result.ingest_seq,
+        "gzip": split.gzip,
+        "header_line": split.header_line,
+        "rows_in": result.rows_in,
+        "accepted": result.accepted,
+        "rejected": result.rejected,
+        "rejected_share": str(round(float(result.rejected_share), 6)),
+        "rejects_by_rule": result.rejects_by_rule,
+        "extra_columns_ignored": list(result.extra_columns),
+        "file_error": (
+            None
+            if result.file_error is None
+            else {"rule": result.file_error.rule, "message": result.file_error.message}
+        ),
+        "line_numbering": LINE_NUMBERING,
+    }
+
+
+def validate_file(
+    path: Path,
+    kind_expected: FileKind,
+    source_key: str,
+    ingest_seq: str,
+    out_dir: Path,
+    config: ValidationConfig | None = None,
+    *,
+    stem: str | None = None,
+    staged_key: str | None = None,
+) -> FileValidationResult:
+    """Validate the CSV (or gzipped CSV) at ``path`` as a ``kind_expected`` file.
+
+    Writes into ``out_dir``: ``<stem>.parquet`` (accepted rows, only if any),
+    ``<stem>.rejected.csv`` (only if a row was rejected) and ``<stem>.report.json``.
+    ``stem`` defaults to the file name without ``.csv``/``.gz``. Same input, same outputs,
+    byte for byte. Intermediate files go to a scratch directory in ``out_dir`` that is
+    removed before returning.
+    """
+    config = config or ValidationConfig()
+    stem = stem or stem_of(path.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    accepted_path = out_dir / f"{stem}.parquet"
+    rejects_path = out_dir / f"{stem}.rejected.csv"
+    report_path = out_dir / f"{stem}.report.json"
+    for stale in (accepted_path, rejects_path, report_path):
+        stale.unlink(missing_ok=True)
+
+    scratch = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
+    try:
+        split = split_records(path, scratch)
+        file_error = split.error
+        extra: tuple[str, ...] = ()
+        accepted = 0
+        by_rule: dict[str, int] = {}
+        if file_error is None and split.header is not None:
+            layout = _layout(split.header, kind_expected)
+            if isinstance(layout, FileError):
+                file_error = layout
+            else:
+                extra = layout.extra
+                if split.rows_in:
+                    accepted, by_rule = _check_rows(
+                        split,
+                        layout,
+                        kind_expected,
+                        source_key,
+                        ingest_seq,
+                        accepted_path,
+                        rejects_path,
+                        scratch,
+                        config,
+                    )
+        if file_error is not None and split.rows_in:
+            by_rule = _write_rejects(
+                rejects_path, source_key, split, _rejects_of_whole_file(split, file_error)
+            )
+        result = FileValidationResult(
+            kind=kind_expected,
+            source_key=source_key,
+            stem=stem,
+            rows_in=split.rows_in,
+            accepted=accepted,
+            rejected=sum(by_rule.values()),
+            rejects_by_rule=by_rule,
+            extra_columns=extra,
+            file_error=file_error,
+            accepted_path=accepted_path if accepted else None,
+            rejects_path=rejects_path if by_rule else None,
+            report_path=report_path,
+            ingest_seq=ingest_seq,
+            staged_key=staged_key,
+        )
+        report_path.write_text(
+            json.dumps(_report(result, split), indent=2, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result

@@ -1,0 +1,390 @@
+"""The CloudFormation template and its rendering (no AWS, no moto)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from shopflow_cli.deploy import (
+    DEFINITION_PARAMETERS,
+    TEMPLATE_BODY_LIMIT,
+    CloudFormationLoader,
+    StackDeployError,
+    StackOutputs,
+    deploy_stack,
+    inline_definition,
+    load_template,
+    render_template,
+    template_body,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = REPO_ROOT / "infra" / "template.yaml"
+ASL = REPO_ROOT / "infra" / "statemachine.asl.json"
+PLACEHOLDERS = {
+    "LoaderQueueUrl": {"Ref": "LoaderQueue"},
+    "ValidatorQueueUrl": {"Ref": "ValidatorQueue"},
+    "KpiQueueUrl": {"Ref": "KpiQueue"},
+    "EventBusName": "default",
+    "NotificationsTopicArn": {"Ref": "NotificationsTopic"},
+}
+TASK_ROLES = ("LoaderTaskRole", "ValidatorTaskRole", "KpiTaskRole")
+WORKERS = {"loader": "Loader", "validator": "Validator", "kpi": "Kpi"}
+# Actions without resource-level permissions: "*" is the only possible Resource.
+RESOURCELESS_ACTIONS = {
+    "states:SendTaskSuccess",
+    "states:SendTaskFailure",
+    "states:SendTaskHeartbeat",
+}
+
+
+@pytest.fixture(scope="module")
+def source() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, Any]:
+    return render_template(TEMPLATE, ASL)
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def test_short_tags_become_long_form() -> None:
+    text = """
+    A: !Ref Thing
+    B: !GetAtt Queue.Arn
+    C: !GetAtt [Queue, Arn]
+    D: !Sub ["${X}-y", {X: !Ref AWS::StackName}]
+    E: !If [IsAws, !Ref A, !Ref AWS::NoValue]
+    F: !Equals [!Ref Environment, aws]
+    G: !Condition IsAws
+    H: 2012-10-17
+    I: !GetAtt Table.StreamArn.Extra
+    """
+    loaded = yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506
+    assert loaded["A"] == {"Ref": "Thing"}
+    assert loaded["B"] == {"Fn::GetAtt": ["Queue", "Arn"]}
+    assert loaded["C"] == {"Fn::GetAtt": ["Queue", "Arn"]}
+    assert loaded["D"] == {"Fn::Sub": ["${X}-y", {"X": {"Ref": "AWS::StackName"}}]}
+    assert loaded["E"] == {"Fn::If": ["IsAws", {"Ref": "A"}, {"Ref": "AWS::NoValue"}]}
+    assert loaded["F"] == {"Fn::Equals": [{"Ref": "Environment"}, "aws"]}
+    assert loaded["G"] == {"Condition": "IsAws"}
+    assert loaded["H"] == "2012-10-17"
+    assert loaded["I"] == {"Fn::GetAtt": ["Table", "StreamArn.Extra"]}
+
+
+def test_source_template_points_at_the_asl_in_s3(source: dict[str, Any]) -> None:
+    properties = source["Resources"]["StateMachine"]["Properties"]
+    assert properties["DefinitionS3Location"] == {
+        "Bucket": {"Ref": "StateMachineDefinitionBucket"},
+        "Key": {"Ref": "StateMachineDefinitionKey"},
+    }
+    substitutions = properties["DefinitionSubstitutions"]
+    for name, value in PLACEHOLDERS.items():
+        assert substitutions[name] == value
+    # every placeholder the ASL uses is substituted (the ASL may gain more, e.g. tables)
+    used = set(json.dumps(json.loads(ASL.read_text())).split("${")[1:])
+    assert {chunk.split("}")[0] for chunk in used} <= set(substitutions)
+
+
+def test_rendered_template_inlines_the_asl_with_every_substitution(
+    source: dict[str, Any], rendered: dict[str, Any]
+) -> None:
+    properties = rendered["Resources"]["StateMachine"]["Properties"]
+    assert "DefinitionS3Location" not in properties
+    assert "DefinitionSubstitutions" not in properties
+    definition = properties["DefinitionString"]
+    assert list(definition) == ["Fn::Join"]
+    separator, parts = definition["Fn::Join"]
+    assert separator == ""
+    substitutions = source["Resources"]["StateMachine"]["Properties"]["DefinitionSubstitutions"]
+    for value in PLACEHOLDERS.values():
+        assert value in parts
+    # Turning every substituted value back into its placeholder gives back the ASL exactly
+    # (in particular "$$.Task.Token" and friends survive untouched).
+    by_value = {json.dumps(value, sort_keys=True): name for name, value in substitutions.items()}
+    restored = "".join(
+        part if isinstance(part, str) and part not in substitutions.values()
+        else "${" + by_value[json.dumps(part, sort_keys=True)] + "}"
+        for part in parts
+    )
+    assert json.loads(restored) == json.loads(ASL.read_text())
+    assert "$$.Task.Token" in restored
+
+
+def test_rendered_template_drops_the_definition_parameters(rendered: dict[str, Any]) -> None:
+    for name in DEFINITION_PARAMETERS:
+        assert name not in rendered["Parameters"]
+        assert json.dumps({"Ref": name}) not in json.dumps(rendered)
+    groups = rendered["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert all(set(group["Parameters"]) <= set(rendered["Parameters"]) for group in groups)
+
+
+def test_rendered_template_fits_a_template_body(rendered: dict[str, Any]) -> None:
+    body = template_body(rendered)
+    assert json.loads(body) == rendered
+    assert len(body.encode()) < TEMPLATE_BODY_LIMIT
+
+
+def test_inline_definition_rejects_an_unknown_placeholder() -> None:
+    with pytest.raises(ValueError, match="Missing"):
+        inline_definition('{"A": "${Missing}"}', {"Other": "x"})
+
+
+def test_inline_definition_keeps_literal_dollars() -> None:
+    definition = inline_definition('{"a.$": "$$.Task.Token", "b": "${X}"}', {"X": {"Ref": "Q"}})
+    assert definition == {"Fn::Join": ["", ['{"a.$":"$$.Task.Token","b":"', {"Ref": "Q"}, '"}']]}
+
+
+def test_rendered_template_passes_cfn_lint(rendered: dict[str, Any]) -> None:
+    from cfnlint.api import lint_all
+
+    matches = lint_all(json.dumps(rendered, indent=1))
+    errors = [str(match) for match in matches if match.rule.id.startswith("E")]
+    assert errors == []
+
+
+# --- resources ---------------------------------------------------------------------------
+
+
+def test_outputs_cover_stack_outputs(source: dict[str, Any]) -> None:
+    aliases = {field.alias for field in StackOutputs.model_fields.values()}
+    assert aliases == set(source["Outputs"])
+
+
+def test_physical_names_derive_from_the_stack_name(source: dict[str, Any]) -> None:
+    name_property = {
+        "AWS::SQS::Queue": "QueueName",
+        "AWS::DynamoDB::Table": "TableName",
+        "AWS::SNS::Topic": "TopicName",
+        "AWS::S3::Bucket": "BucketName",
+        "AWS::Events::Rule": "Name",
+        "AWS::StepFunctions::StateMachine": "StateMachineName",
+    }
+    checked = 0
+    for logical_id, resource in source["Resources"].items():
+        prop = name_property.get(resource["Type"])
+        if prop is None:
+            continue
+        name = resource["Properties"][prop]
+        assert isinstance(name, dict), logical_id
+        assert name["Fn::Sub"].startswith("${AWS::StackName}-"), logical_id
+        checked += 1
+    assert checked >= 17
+
+
+def test_work_queues_have_dead_letter_queues(source: dict[str, Any]) -> None:
+    resources = source["Resources"]
+    for queue in ("ArrivalsQueue", "LoaderQueue", "ValidatorQueue", "KpiQueue"):
+        properties = resources[queue]["Properties"]
+        redrive = properties["RedrivePolicy"]
+        assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [queue[:-5] + "Dlq", "Arn"]}
+        assert 3 <= redrive["maxReceiveCount"] <= 5
+        assert properties["VisibilityTimeout"] >= 300
+    asl = json.loads(ASL.read_text())["States"]
+    for queue, state in [("LoaderQueue", "LoadData"), ("ValidatorQueue", "ValidateData")]:
+        assert resources[queue]["Properties"]["VisibilityTimeout"] >= asl[state]["TimeoutSeconds"]
+
+
+def test_task_roles_use_explicit_actions(source: dict[str, Any]) -> None:
+    for role_id in TASK_ROLES:
+        for statement in _statements(source["Resources"][role_id]):
+            actions = _as_list(statement["Action"])
+            for action in actions:
+                assert "*" not in action, (role_id, statement.get("Sid"), action)
+            if "*" in _as_list(statement["Resource"]):
+                assert set(actions) <= RESOURCELESS_ACTIONS, (role_id, statement.get("Sid"))
+
+
+def test_state_machine_role_is_scoped(source: dict[str, Any]) -> None:
+    statements = {
+        statement["Sid"]: statement
+        for statement in _statements(source["Resources"]["StateMachineRole"])
+    }
+    assert statements["SendWorkCommands"]["Action"] == "sqs:SendMessage"
+    assert statements["SendWorkCommands"]["Resource"] == [
+        {"Fn::GetAtt": [queue, "Arn"]} for queue in ("LoaderQueue", "ValidatorQueue", "KpiQueue")
+    ]
+    assert statements["AnnounceBatches"]["Action"] == "events:PutEvents"
+    assert statements["Notify"] == {
+        "Sid": "Notify",
+        "Effect": "Allow",
+        "Action": "sns:Publish",
+        "Resource": {"Ref": "NotificationsTopic"},
+    }
+    for statement in statements.values():
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action
+
+
+def test_ecs_resources_exist_only_on_aws(source: dict[str, Any]) -> None:
+    ecs = {
+        logical_id
+        for logical_id, resource in source["Resources"].items()
+        if resource["Type"].startswith("AWS::ECS::")
+    }
+    assert {"Cluster", "LoaderService", "ValidatorService", "KpiService"} <= ecs
+    for logical_id in ecs:
+        assert source["Resources"][logical_id].get("Condition") == "IsAws", logical_id
+    assert source["Conditions"]["IsAws"] == {"Fn::Equals": [{"Ref": "Environment"}, "aws"]}
+
+
+@pytest.mark.parametrize("service", sorted(WORKERS))
+def test_task_definition_sets_every_required_setting(
+    source: dict[str, Any], service: str
+) -> None:
+    resources = source["Resources"]
+    prefix = WORKERS[service]
+    task = resources[f"{prefix}TaskDefinition"]["Properties"]
+    assert task["NetworkMode"] == "awsvpc"
+    assert task["RequiresCompatibilities"] == ["FARGATE"]
+    assert task["TaskRoleArn"] == {"Fn::GetAtt": [f"{prefix}TaskRole", "Arn"]}
+    (container,) = task["ContainerDefinitions"]
+    environment = {item["Name"] for item in container["Environment"]}
+    assert "SHOPFLOW_AWS_ENDPOINT_URL" not in environment
+    expected = {"SHOPFLOW_AWS_REGION", "SHOPFLOW_LOG_LEVEL", "SHOPFLOW_DATA_BUCKET"}
+    placeholder = StackOutputs.from_outputs(_outputs())
+    expected |= set(placeholder.worker_environment(service))  # type: ignore[arg-type]
+    assert expected <= environment
+    service_props = resources[f"{prefix}Service"]["Properties"]
+    assert service_props["LaunchType"] == "FARGATE"
+    assert service_props["DesiredCount"] == 1
+    # Required settings of the service's own settings class, when it exists yet.
+    module = pytest.importorskip(f"shopflow_{service}.settings")
+    settings_classes = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and value.__module__ == module.__name__
+        and hasattr(value, "model_fields")
+    ]
+    for settings_class in settings_classes:
+        for name, field in settings_class.model_fields.items():
+            if field.is_required():
+                assert f"SHOPFLOW_{name.upper()}" in environment, (service, name)
+
+
+# --- outputs and deploy_stack (stubbed CloudFormation) -----------------------------------
+
+
+def _outputs() -> list[dict[str, str]]:
+    return [
+        {"OutputKey": field.alias, "OutputValue": f"value-of-{field.alias}"}
+        for field in StackOutputs.model_fields.values()
+        if field.alias is not None
+    ]
+
+
+def test_stack_outputs_round_trip() -> None:
+    outputs = StackOutputs.from_outputs(_outputs())
+    assert outputs.data_bucket == "value-of-DataBucket"
+    assert StackOutputs.model_validate(outputs.model_dump()) == outputs
+    with pytest.raises(Exception, match="frozen"):
+        outputs.data_bucket = "other"  # type: ignore[misc]
+    with pytest.raises(StackDeployError, match="KpiQueueUrl"):
+        StackOutputs.from_outputs([o for o in _outputs() if o["OutputKey"] != "KpiQueueUrl"])
+
+
+class StubCloudFormation:
+    """describe_stacks answers from a script of statuses; events for the failure report."""
+
+    def __init__(self, statuses: list[str], events: list[dict[str, Any]]) -> None:
+        self.statuses = statuses
+        self.events = events
+        self.calls: list[str] = []
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:  # noqa: N803
+        from botocore.exceptions import ClientError
+
+        if not self.statuses:
+            raise ClientError(
+                {"Error": {"Code": "ValidationError", "Message": "does not exist"}},
+                "DescribeStacks",
+            )
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return {"Stacks": [{"StackStatus": status, "Outputs": _outputs()}]}
+
+    def create_stack(self, **request: Any) -> None:
+        self.calls.append("create")
+        self.statuses = ["CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", *self.pending]
+
+    def get_paginator(self, name: str) -> Any:
+        events = self.events
+
+        class Paginator:
+            def paginate(self, StackName: str) -> list[dict[str, Any]]:  # noqa: N803
+                return [{"StackEvents": events}]
+
+        return Paginator()
+
+    pending: list[str] = []
+
+
+def test_deploy_stack_creates_and_waits() -> None:
+    stub = StubCloudFormation([], [])
+    stub.pending = ["CREATE_COMPLETE"]
+    outputs = deploy_stack(stub, "s", {}, render_template(TEMPLATE, ASL), sleep=lambda _: None)
+    assert stub.calls == ["create"]
+    assert outputs.ledger_table == "value-of-LedgerTable"
+
+
+def test_deploy_stack_reports_failed_resources() -> None:
+    events = [  # newest first, as CloudFormation returns them
+        {"ResourceType": "AWS::CloudFormation::Stack", "ResourceStatus": "ROLLBACK_COMPLETE"},
+        {
+            "LogicalResourceId": "KpiQueue",
+            "ResourceType": "AWS::SQS::Queue",
+            "ResourceStatus": "CREATE_FAILED",
+            "ResourceStatusReason": "queue name taken",
+        },
+        {
+            "ResourceType": "AWS::CloudFormation::Stack",
+            "ResourceStatus": "CREATE_IN_PROGRESS",
+            "ResourceStatusReason": "User Initiated",
+        },
+        {
+            "LogicalResourceId": "Old",
+            "ResourceType": "AWS::SQS::Queue",
+            "ResourceStatus": "CREATE_FAILED",
+            "ResourceStatusReason": "an earlier deployment",
+        },
+    ]
+    stub = StubCloudFormation([], events)
+    stub.pending = ["ROLLBACK_COMPLETE"]
+    with pytest.raises(StackDeployError) as failure:
+        deploy_stack(stub, "s", {}, render_template(TEMPLATE, ASL), sleep=lambda _: None)
+    message = str(failure.value)
+    assert "ROLLBACK_COMPLETE" in message
+    assert "KpiQueue (AWS::SQS::Queue) CREATE_FAILED: queue name taken" in message
+    assert "earlier deployment" not in message
+
+
+def test_deploy_stack_gives_up_after_its_timeout() -> None:
+    stub = StubCloudFormation([], [])
+    stub.pending = ["CREATE_IN_PROGRESS"]
+    with pytest.raises(StackDeployError, match="still CREATE_IN_PROGRESS"):
+        deploy_stack(
+            stub, "s", {}, render_template(TEMPLATE, ASL), timeout_seconds=0, sleep=lambda _: None
+        )
+
+
+def test_deploy_stack_rejects_unknown_parameters() -> None:
+    with pytest.raises(ValueError, match="Subnet"):
+        deploy_stack(StubCloudFormation([], []), "s", {"Subnet": "x"}, render_template(TEMPLATE, ASL))

@@ -1,0 +1,279 @@
+"""KpiHandler against in-memory fakes of its ports (real DuckDB, no AWS)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from kpi_lake import CuratedLake
+from shopflow_contracts.messages import CuratedFile, KpiCommand, KpiRequest, TaskErrorName
+from shopflow_contracts.rows import FileKind
+from shopflow_contracts.taskworker import TaskError
+from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
+from shopflow_kpi.domain import CategoryKpi, DayKpi
+from shopflow_kpi.handler import KpiHandler
+from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissingError, Stamp
+
+ORDERS, ITEMS, PRODUCTS = FileKind.ORDERS, FileKind.ORDER_ITEMS, FileKind.PRODUCTS
+BUCKET = "data"
+MAR1, MAR2 = date(2024, 3, 1), date(2024, 3, 2)
+NOW = datetime(2024, 3, 5, 8, 0, tzinfo=UTC)
+
+
+class FakeCuratedStore:
+    """The curated files of a CuratedLake, as if they sat in the data bucket."""
+
+    def __init__(self, lake: CuratedLake) -> None:
+        self.lake = lake
+        self.unlisted: set[str] = set()
+        self.lost: set[str] = set()
+        self.listed_kinds: list[FileKind] = []
+
+    def _objects(self) -> dict[CuratedObject, Path]:
+        return {
+            CuratedObject(kind, BUCKET, path.relative_to(self.lake.root).as_posix()): path
+            for _, kind, path in self.lake.files
+        }
+
+    def list_curated(self, kind: FileKind) -> list[CuratedObject]:
+        self.listed_kinds.append(kind)
+        return [o for o in self._objects() if o.kind == kind and o.key not in self.unlisted]
+
+    def fetch(self, objects: Sequence[CuratedObject], into: Path) -> Mapping[CuratedObject, Path]:
+        sources = self._objects()
+        missing = [o for o in objects if o not in sources or o.key in self.lost]
+        if missing:
+            raise CuratedObjectsMissingError(missing)
+        into.mkdir(parents=True, exist_ok=True)
+        fetched = {}
+        for n, obj in enumerate(objects):
+            fetched[obj] = Path(shutil.copy(sources[obj], into / f"{n}.parquet"))
+        return fetched
+
+
+class FakeKpiRepository:
+    def __init__(self) -> None:
+        self.days: dict[date, tuple[DayKpi, Stamp]] = {}
+        self.categories: dict[tuple[str, date], tuple[CategoryKpi, Stamp]] = {}
+
+    def write_day_rows(self, rows: Sequence[DayKpi], stamp: Stamp) -> int:
+        self.days.update({row.order_date: (row, stamp) for row in rows})
+        return len(rows)
+
+    def write_category_rows(self, rows: Sequence[CategoryKpi], stamp: Stamp) -> int:
+        self.categories.update({(row.category, row.order_date): (row, stamp) for row in rows})
+        return len(rows)
+
+    def categories_on(self, order_date: date) -> set[str]:
+        return {c for c, d in self.categories if d == order_date}
+
+    def delete_rows(self, days: Sequence[date], categories: Sequence[tuple[str, date]]) -> None:
+        for d in days:
+            self.days.pop(d, None)
+        for key in categories:
+            self.categories.pop(key, None)
+
+
+class Pipeline:
+    """A lake, the fakes over it, and the handler; ``run`` sends one batch's command."""
+
+    def __init__(self, lake: CuratedLake, work_dir: Path) -> None:
+        self.lake = lake
+        self.store = FakeCuratedStore(lake)
+        self.repository = FakeKpiRepository()
+        self.work_dir = work_dir
+        self.handler = KpiHandler(
+            store=self.store,
+            repository=self.repository,
+            engine=DuckDbEngine(memory_limit="256MB", threads=1),
+            work_dir=work_dir,
+            clock=lambda: NOW,
+        )
+
+    def command(self, batch: str) -> KpiCommand:
+        curated = [
+            CuratedFile(
+                kind=kind,
+                bucket=BUCKET,
+                key=path.relative_to(self.lake.root).as_posix(),
+                rows=1,
+                source_key=f"raw/batch={batch}/{path.name}",
+                ingest_seq="x",
+            )
+            for b, kind, path in self.lake.files
+            if b == batch
+        ]
+        return KpiCommand(
+            message_id=uuid4(),
+            run_id=f"run-{batch}",
+            occurred_at=NOW,
+            task_token="token",
+            payload=KpiRequest(batch_id=batch, curated=curated),
+        )
+
+    def run(self, batch: str) -> Any:
+        return self.handler.handle(self.command(batch)).payload
+
+
+def order(order_id: int, created_at: str, status: str = "complete") -> dict[str, Any]:
+    return {"order_id": order_id, "user_id": order_id, "status": status, "created_at": created_at}
+
+
+def item(item_id: int, order_id: int, product_id: int, price: str) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "order_id": order_id,
+        "user_id": order_id,
+        "product_id": product_id,
+        "sale_price": Decimal(price),
+    }
+
+
+@pytest.fixture
+def pipeline(lake: CuratedLake, tmp_path: Path) -> Pipeline:
+    lake.add("b0", PRODUCTS, [{"id": 1, "category": "Jeans"}, {"id": 2, "category": "Tops"}])
+    return Pipeline(lake, tmp_path / "work")
+
+
+def test_first_batch_writes_day_and_category_rows_of_its_dates(pipeline: Pipeline) -> None:
+    # Given a batch with orders on two days
+    pipeline.lake.add(
+        "b1", ORDERS, [order(1, "2024-03-02 10:00:00+00"), order(2, "2024-03-01 10:00:00+00")]
+    )
+    pipeline.lake.add("b1", ITEMS, [item(1, 1, 1, "10.00"), item(2, 2, 2, "3.50")])
+    # When
+    outcome = pipeline.run("b1")
+    # Then
+    assert outcome.batch_id == "b1"
+    assert outcome.order_dates == [MAR1, MAR2]
+    assert (outcome.day_rows_written, outcome.category_rows_written) == (2, 2)
+    assert pipeline.repository.days[MAR1] == (
+        DayKpi(MAR1, 1, Decimal("3.50"), 1, Decimal("0.00"), 1),
+        Stamp("b1", NOW),
+    )
+    assert set(pipeline.repository.categories) == {("Tops", MAR1), ("Jeans", MAR2)}
+
+
+def test_dates_the_batch_does_not_touch_are_left_alone(pipeline: Pipeline) -> None:
+    # Given Mar 1 computed by batch b1, then a batch b2 about Mar 2 only
+    pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.run("b1")
+    pipeline.lake.add("b2", ORDERS, [order(2, "2024-03-02 10:00:00+00")])
+    # When
+    outcome = pipeline.run("b2")
+    # Then: Mar 1 still carries the stamp of b1
+    assert outcome.order_dates == [MAR2]
+    assert pipeline.repository.days[MAR1][1].batch_id == "b1"
+    assert pipeline.repository.days[MAR2][1].batch_id == "b2"
+
+
+def test_a_date_whose_orders_were_all_cancelled_loses_its_rows(pipeline: Pipeline) -> None:
+    # Given the only order of Mar 1 with a Jeans item, computed
+    pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.lake.add("b1", ITEMS, [item(1, 1, 1, "10.00")])
+    pipeline.run("b1")
+    assert MAR1 in pipeline.repository.days
+    # When a correction cancels it
+    pipeline.lake.add("b2", ORDERS, [order(1, "2024-03-01 10:00:00+00", status="cancelled")])
+    outcome = pipeline.run("b2")
+    # Then
+    assert outcome.order_dates == [MAR1]
+    assert (outcome.day_rows_written, outcome.category_rows_written) == (0, 0)
+    assert pipeline.repository.days == {}
+    assert pipeline.repository.categories == {}
+
+
+def test_an_order_moved_to_another_day_moves_its_rows(pipeline: Pipeline) -> None:
+    # Given order 1 on Mar 1, computed; then a correction moving it to Mar 2
+    pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.lake.add("b1", ITEMS, [item(1, 1, 1, "10.00")])
+    pipeline.run("b1")
+    pipeline.lake.add("b2", ORDERS, [order(1, "2024-03-02 10:00:00+00")])
+    # When
+    outcome = pipeline.run("b2")
+    # Then
+    assert outcome.order_dates == [MAR1, MAR2]
+    assert set(pipeline.repository.days) == {MAR2}
+    assert set(pipeline.repository.categories) == {("Jeans", MAR2)}
+
+
+def test_a_category_without_orders_left_on_a_date_loses_its_row(pipeline: Pipeline) -> None:
+    # Given a Jeans item on Mar 1, computed; then product 1 re-filed under "Denim"
+    pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.lake.add("b1", ITEMS, [item(1, 1, 1, "10.00")])
+    pipeline.run("b1")
+    pipeline.lake.add("b2", PRODUCTS, [{"id": 1, "category": "Denim"}])
+    # When
+    outcome = pipeline.run("b2")
+    # Then
+    assert outcome.order_dates == [MAR1]
+    assert set(pipeline.repository.categories) == {("Denim", MAR1)}
+    assert pipeline.repository.days[MAR1][1].batch_id == "b2"
+
+
+def test_the_batchs_files_count_even_when_the_listing_misses_them(pipeline: Pipeline) -> None:
+    # Given a batch file the store's listing does not show yet
+    path = pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.store.unlisted.add(path.relative_to(pipeline.lake.root).as_posix())
+    # When
+    outcome = pipeline.run("b1")
+    # Then
+    assert outcome.order_dates == [MAR1]
+    assert pipeline.repository.days[MAR1][0].total_orders == 1
+
+
+def test_a_missing_curated_file_of_the_batch_is_a_typed_failure(pipeline: Pipeline) -> None:
+    # Given a batch whose curated file is gone from the store
+    path = pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    key = path.relative_to(pipeline.lake.root).as_posix()
+    pipeline.store.lost.add(key)
+    # When / Then
+    with pytest.raises(TaskError) as failure:
+        pipeline.run("b1")
+    assert failure.value.error is TaskErrorName.STAGED_OBJECT_MISSING
+    assert failure.value.files == [key]
+    assert pipeline.repository.days == {}
+
+
+def test_an_older_file_vanishing_mid_run_is_left_to_the_retry(pipeline: Pipeline) -> None:
+    # Given an earlier batch's file that disappears between listing and download
+    old = pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.store.lost.add(old.relative_to(pipeline.lake.root).as_posix())
+    pipeline.lake.add("b2", ORDERS, [order(2, "2024-03-01 11:00:00+00")])
+    # When / Then: not a typed data failure, so the worker reports it as transient
+    with pytest.raises(CuratedObjectsMissingError):
+        pipeline.run("b2")
+
+
+def test_a_batch_without_curated_files_computes_nothing(pipeline: Pipeline) -> None:
+    # When
+    outcome = pipeline.run("nothing")
+    # Then
+    assert (outcome.order_dates, outcome.day_rows_written, outcome.category_rows_written) == (
+        [],
+        0,
+        0,
+    )
+    assert pipeline.store.listed_kinds == []
+
+
+def test_the_run_leaves_no_scratch_files_behind(pipeline: Pipeline) -> None:
+    pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.run("b1")
+    assert list(pipeline.work_dir.iterdir()) == []
+
+
+def test_the_result_envelope_answers_the_command(pipeline: Pipeline) -> None:
+    pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    command = pipeline.command("b1")
+    result = pipeline.handler.handle(command)
+    assert result.message_type == "shopflow.kpi.result"
+    assert result.run_id == command.run_id
+    assert result.message_id != command.message_id
+    assert result.task_token is None

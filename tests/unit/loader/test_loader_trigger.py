@@ -1,0 +1,149 @@
+"""The arrivals trigger: batching, deterministic names, and never a second run for the same file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from loader_fakes import (
+    ITEMS_CSV,
+    ORDERS_CSV,
+    FakeExecutions,
+    FakeLedger,
+    FakeQueue,
+    landed,
+    s3_event,
+)
+from shopflow_contracts.messages import BatchExecutionInput, WaitSeconds
+from shopflow_loader.domain.batching import ExecutionState, batch_id_for
+from shopflow_loader.trigger import ArrivalTrigger, TriggerConfig
+
+
+@pytest.fixture
+def queue() -> FakeQueue:
+    return FakeQueue()
+
+
+@pytest.fixture
+def executions() -> FakeExecutions:
+    return FakeExecutions()
+
+
+@pytest.fixture
+def ledger() -> FakeLedger:
+    return FakeLedger()
+
+
+@pytest.fixture
+def trigger(queue: FakeQueue, ledger: FakeLedger, executions: FakeExecutions) -> ArrivalTrigger:
+    return ArrivalTrigger(
+        queue=queue,
+        ledger=ledger,
+        executions=executions,
+        config=TriggerConfig(
+            landing_prefix="landing/",
+            batch_window_seconds=0,
+            max_batch_objects=50,
+            poll_wait_seconds=0,
+            waits=WaitSeconds(check_data_loaded=0, wait_for_eventbridge=0),
+        ),
+    )
+
+
+def test_arrivals_in_one_window_start_one_execution_named_by_the_batch(
+    trigger: ArrivalTrigger, queue: FakeQueue, executions: FakeExecutions
+) -> None:
+    # Given two uploads waiting on the arrivals queue
+    orders = landed("landing/a.csv", ORDERS_CSV, event_id="e1", seconds=1)
+    items = landed("landing/b.csv", ITEMS_CSV, event_id="e2", seconds=2)
+    queue.send(s3_event(items))
+    queue.send(s3_event(orders))
+    # When the trigger runs
+    outcome = trigger.run_once()
+    # Then one execution starts, named deterministically, with both objects in upload order
+    assert outcome.started == [batch_id_for([orders, items])]
+    execution_input = BatchExecutionInput.model_validate_json(executions.inputs[outcome.started[0]])
+    assert [o.key for o in execution_input.objects] == ["landing/a.csv", "landing/b.csv"]
+    assert len(queue.deleted) == 2
+
+
+def test_batch_id_is_independent_of_arrival_order_and_a_valid_execution_name() -> None:
+    first = landed("landing/a.csv", ORDERS_CSV, event_id="e1", seconds=1)
+    second = landed("landing/b.csv", ITEMS_CSV, event_id="e2", seconds=2)
+    batch_id = batch_id_for([first, second])
+    assert batch_id == batch_id_for([second, first])
+    assert batch_id != batch_id_for([first])
+    BatchExecutionInput(
+        batch_id=batch_id,
+        objects=[first],
+        waits=WaitSeconds(check_data_loaded=0, wait_for_eventbridge=0),
+    )
+
+
+def test_a_redelivered_arrival_starts_no_second_run(
+    trigger: ArrivalTrigger, queue: FakeQueue, executions: FakeExecutions
+) -> None:
+    # Given an arrival that already started a run
+    orders = landed("landing/a.csv", ORDERS_CSV, event_id="e1")
+    queue.send(s3_event(orders))
+    first = trigger.run_once()
+    # When SQS delivers the same event again
+    queue.send(s3_event(orders))
+    second = trigger.run_once()
+    # Then nothing new starts and the message is deleted
+    assert len(first.started) == 1
+    assert second.started == []
+    assert len(executions.states) == 1
+    assert len(queue.deleted) == 2
+
+
+def test_an_identical_reupload_starts_no_second_run_while_the_first_holds_it(
+    trigger: ArrivalTrigger, queue: FakeQueue, executions: FakeExecutions, ledger: FakeLedger
+) -> None:
+    # Given a file whose run succeeded
+    queue.send(s3_event(landed("landing/a.csv", ORDERS_CSV, event_id="e1")))
+    (batch_id,) = trigger.run_once().started
+    executions.states[batch_id] = ExecutionState.SUCCEEDED
+    # When the same bytes are uploaded again, even under another name
+    again = landed("landing/a-copy.csv", ORDERS_CSV, event_id="e9", seconds=60)
+    queue.send(s3_event(again))
+    outcome = trigger.run_once()
+    # Then no run starts, and the ledger shows what the upload was a duplicate of
+    assert outcome.started == []
+    assert outcome.duplicates == [again]
+    assert ledger.entries["ARRIVAL#e9"].attributes["outcome"] == "duplicate_content"
+    assert ledger.entries["ARRIVAL#e9"].batch_id == batch_id
+
+
+def test_a_file_whose_run_failed_can_be_uploaded_again(
+    trigger: ArrivalTrigger, queue: FakeQueue, executions: FakeExecutions
+) -> None:
+    # Given a file whose run failed
+    queue.send(s3_event(landed("landing/a.csv", ORDERS_CSV, event_id="e1")))
+    (failed_batch,) = trigger.run_once().started
+    executions.states[failed_batch] = ExecutionState.FAILED
+    # When it is uploaded again
+    queue.send(s3_event(landed("landing/a.csv", ORDERS_CSV, event_id="e2", seconds=30)))
+    outcome = trigger.run_once()
+    # Then a new run takes over the stale claim
+    assert len(outcome.started) == 1
+    assert outcome.started[0] != failed_batch
+
+
+def test_uploads_outside_the_landing_prefix_are_ignored(
+    trigger: ArrivalTrigger, queue: FakeQueue, executions: FakeExecutions
+) -> None:
+    queue.send(s3_event(landed("raw/batch=x/orders/a.csv", ORDERS_CSV, event_id="e1")))
+    outcome = trigger.run_once()
+    assert outcome.started == [] and outcome.ignored == 1
+    assert executions.states == {}
+
+
+def test_a_message_that_is_not_an_s3_event_is_left_for_the_dead_letter_queue(
+    trigger: ArrivalTrigger, queue: FakeQueue, executions: FakeExecutions
+) -> None:
+    queue.send(json.dumps({"hello": "world"}))
+    outcome = trigger.run_once()
+    assert outcome.started == []
+    assert queue.deleted == []
+    assert executions.states == {}

@@ -1,0 +1,68 @@
+# shopflow: the two commands a newcomer needs are `make demo` and `make test`.
+# Both install what they need: uv (with pip, when missing), then the locked workspace.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= python3
+# uv from PATH when present, else the copy pip installs as a module.
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+RUN = $(UV) run --frozen --no-sync
+
+.PHONY: help uv setup demo up test lint format typecheck schemas schemas-check cfn-lint statelint \
+        compose-check pytest pytest-fast sample
+
+help:
+	@echo "make demo   - run the whole pipeline locally on the bundled sample and print the KPIs"
+	@echo "make test   - lint, type-check, contract/infra checks and every test (what CI runs)"
+	@echo "make up     - keep the local stack running in the foreground (Ctrl-C stops it)"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+		|| python3 -m pip install --quiet --disable-pip-version-check 'uv>=0.13,<0.14'
+
+setup: uv
+	$(UV) sync --all-packages --frozen
+
+demo: setup
+	$(RUN) shopflow demo
+
+up: setup
+	$(RUN) shopflow up
+
+test: setup lint typecheck schemas-check cfn-lint statelint compose-check pytest
+
+lint:
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format:
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+typecheck:
+	$(RUN) mypy contracts/src services/loader/src services/validator/src services/kpi/src cli/src
+
+schemas:
+	$(RUN) shopflow-export-schemas
+
+schemas-check:
+	$(RUN) shopflow-export-schemas --check
+
+cfn-lint:
+	$(RUN) cfn-lint infra/template.yaml
+
+statelint:
+	$(RUN) statelint infra/statemachine.asl.json
+
+compose-check:
+	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
+
+pytest:
+	$(RUN) pytest
+
+pytest-fast:
+	$(RUN) pytest -m "not e2e"
+
+sample:
+	$(RUN) python -m shopflow_cli.sampledata --out samples/thelook-small

@@ -1,0 +1,84 @@
+"""A data bucket and the two KPI tables on the session's moto server, per test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kpi_s3_lake import S3Lake
+from shopflow_kpi.settings import KpiSettings
+
+
+@dataclass
+class KpiStack:
+    settings: KpiSettings
+    clients: dict[str, Any]
+    lake: S3Lake
+
+
+def create_kpi_tables(dynamodb: Any, daily: str, category: str) -> None:
+    dynamodb.create_table(
+        TableName=daily,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "order_year", "AttributeType": "S"},
+            {"AttributeName": "order_date", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "order_year", "KeyType": "HASH"},
+            {"AttributeName": "order_date", "KeyType": "RANGE"},
+        ],
+    )
+    dynamodb.create_table(
+        TableName=category,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "category", "AttributeType": "S"},
+            {"AttributeName": "order_date", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "category", "KeyType": "HASH"},
+            {"AttributeName": "order_date", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_order_date",
+                "KeySchema": [
+                    {"AttributeName": "order_date", "KeyType": "HASH"},
+                    {"AttributeName": "category", "KeyType": "RANGE"},
+                ],
+                # Keys only: the service must not depend on attributes projected into the GSI.
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+
+
+@pytest.fixture
+def kpi_stack(
+    moto_endpoint: str,
+    aws_client: Callable[[str], Any],
+    unique_name: Callable[[str], str],
+    tmp_path: Path,
+) -> KpiStack:
+    clients = {name: aws_client(name) for name in ("s3", "dynamodb", "sqs", "stepfunctions")}
+    bucket = unique_name("kpi-data")
+    clients["s3"].create_bucket(Bucket=bucket)
+    daily, category = unique_name("daily-kpis"), unique_name("category-kpis")
+    create_kpi_tables(clients["dynamodb"], daily, category)
+    queue_url = clients["sqs"].create_queue(QueueName=unique_name("kpi"))["QueueUrl"]
+    settings = KpiSettings(
+        aws_endpoint_url=moto_endpoint,
+        data_bucket=bucket,
+        kpi_queue_url=queue_url,
+        daily_kpis_table=daily,
+        category_kpis_table=category,
+        duckdb_memory_limit="256MB",
+        duckdb_threads=1,
+        poll_wait_seconds=0,
+        work_dir=tmp_path / "work",
+    )
+    return KpiStack(settings, clients, S3Lake(clients["s3"], bucket))

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kpi_s3_lake import S3Lake
+from kpi_s3_lake import KpiStack, S3Lake
 from shopflow_kpi.settings import KpiSettings
-
-
-@dataclass
-class KpiStack:
-    settings: KpiSettings
-    clients: dict[str, Any]
-    lake: S3Lake
 
 
 def create_kpi_tables(dynamodb: Any, daily: str, category: str) -> None:

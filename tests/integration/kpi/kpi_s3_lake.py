@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 from shopflow_contracts.messages import CuratedFile
 from shopflow_contracts.rows import FileKind, columns_of
+from shopflow_kpi.settings import KpiSettings
 
 _MONEY = {"sale_price", "cost", "retail_price"}
 _INTEGERS = {"order_id", "user_id", "product_id", "id", "num_of_item", "distribution_center_id"}
@@ -79,3 +80,10 @@ class S3Lake:
 
     def batch(self, batch: str) -> list[CuratedFile]:
         return [curated for b, curated in self.uploads if b == batch]
+
+
+@dataclass
+class KpiStack:
+    settings: KpiSettings
+    clients: dict[str, Any]
+    lake: S3Lake

@@ -9,12 +9,13 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from conftest import KpiStack
+from kpi_s3_lake import KpiStack
 from shopflow_contracts.messages import KpiCommand, KpiOutcome, KpiRequest
 from shopflow_contracts.rows import FileKind
 from shopflow_kpi.adapters.s3 import S3CuratedStore
 from shopflow_kpi.bootstrap import build_handler, build_worker
 from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissingError
+from shopflow_kpi.settings import KpiSettings
 
 ORDERS, ITEMS, PRODUCTS = FileKind.ORDERS, FileKind.ORDER_ITEMS, FileKind.PRODUCTS
 
@@ -228,17 +229,25 @@ def test_a_category_emptied_by_a_product_correction_is_deleted(first_batch: KpiS
 
 
 def test_worker_answers_a_queued_command_through_the_bootstrap_wiring(
-    first_batch: KpiStack,
+    first_batch: KpiStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a command on the kpi queue, sent as the state machine would
-    settings = first_batch.settings
+    # Given the service configured from its environment only, as the container runs it
+    configured = first_batch.settings
+    for name, value in configured.model_dump().items():
+        if value is not None:
+            monkeypatch.setenv(f"SHOPFLOW_{name.upper()}", str(value))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    settings = KpiSettings()
+    assert settings == configured
+    # ... and a command on the kpi queue, sent as the state machine would
     first_batch.clients["sqs"].send_message(
         QueueUrl=settings.kpi_queue_url, MessageBody=command(first_batch, "b1").model_dump_json()
     )
     worker = build_worker(settings)
     # When
     handled = worker.poll_once()
-    # Then: the KPIs are stored and the message is gone (the token is unknown to moto, which
+    # Then: the KPIs are stored and the message is gone (moto does not know the token, which
     # the worker treats as an execution that no longer waits)
     assert handled == 1
     assert day_row(first_batch, MAR1) is not None

@@ -5,6 +5,12 @@
 ``DefinitionString``, so :func:`render_template` inlines ``infra/statemachine.asl.json`` and
 the same rendered template is deployed everywhere (it is valid CloudFormation too).
 
+With ``Environment=local`` the template leaves the state machine out: moto's CloudFormation
+stores it in a backend the Step Functions API ignores once state machine execution is enabled
+(``/moto-api/config``), so :func:`deploy_stack` creates it through the API instead
+(:func:`ensure_state_machine`), with the same name and the definition resolved from the
+rendered template and the stack outputs.
+
 The definition is inlined as ``Fn::Join`` of literal chunks and the substitution values rather
 than ``Fn::Sub [text, mapping]``: moto 5.2 resolves the mapping form with
 ``string.Template.safe_substitute``, which turns every ``$$`` of the ASL (``$$.Task.Token``,
@@ -17,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,7 +59,7 @@ class StackDeployError(RuntimeError):
 # --- template rendering ------------------------------------------------------------------
 
 
-class CloudFormationLoader(yaml.SafeLoader):
+class CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]  # no yaml stubs
     """YAML loader for CloudFormation templates: short-form tags become long-form dicts.
 
     ``!Ref X`` -> ``{"Ref": "X"}``, ``!Condition X`` -> ``{"Condition": "X"}``,
@@ -83,7 +89,7 @@ def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) ->
 
 
 def _construct_timestamp_as_str(loader: yaml.SafeLoader, node: yaml.Node) -> str:
-    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+    return str(loader.construct_scalar(node))
 
 
 CloudFormationLoader.add_multi_constructor("!", _construct_tag)
@@ -198,11 +204,12 @@ class StackOutputs(BaseModel):
     category_kpis_table: str = Field(alias="CategoryKpisTable")
     notifications_topic_arn: str = Field(alias="NotificationsTopicArn")
     state_machine_arn: str = Field(alias="StateMachineArn")
+    state_machine_role_arn: str = Field(alias="StateMachineRoleArn")
     event_bus_name: str = Field(alias="EventBusName")
     cluster_name: str | None = Field(default=None, alias="ClusterName")
 
     @classmethod
-    def from_outputs(cls, outputs: list[Mapping[str, Any]]) -> StackOutputs:
+    def from_outputs(cls, outputs: Iterable[Mapping[str, Any]]) -> StackOutputs:
         """From ``describe_stacks()["Stacks"][0]["Outputs"]``."""
         values = {output["OutputKey"]: output["OutputValue"] for output in outputs}
         missing = [
@@ -307,12 +314,88 @@ def _wait_for_stack(
         sleep(poll_seconds)
 
 
+def _is_local(parameters: Mapping[str, str], template: Mapping[str, Any]) -> bool:
+    declared = template.get("Parameters", {}).get("Environment")
+    if declared is None:
+        return False
+    return bool(parameters.get("Environment", declared.get("Default")) == "local")
+
+
+def resolve_definition(template: Mapping[str, Any], outputs: Mapping[str, str]) -> str:
+    """The state machine definition of a rendered template with its substitutions resolved.
+
+    Each substituted value (``{"Ref": "LoaderQueue"}``, ...) is looked up among the template's
+    Outputs with the same ``Value``; ``outputs`` maps output keys to the deployed values.
+    """
+    (logical_id,) = _state_machine_ids(template)
+    definition = template["Resources"][logical_id]["Properties"]["DefinitionString"]
+    separator, parts = definition["Fn::Join"]
+    by_value = {
+        json.dumps(output["Value"], sort_keys=True): key
+        for key, output in template.get("Outputs", {}).items()
+    }
+    resolved: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            resolved.append(part)
+            continue
+        key = by_value.get(json.dumps(part, sort_keys=True))
+        if key is None or key not in outputs:
+            raise ValueError(f"no stack output resolves the state machine substitution {part}")
+        resolved.append(outputs[key])
+    return str(separator).join(resolved)
+
+
+def ensure_state_machine(
+    stepfunctions_client: Any, template: Mapping[str, Any], outputs: StackOutputs
+) -> str:
+    """Create or update the state machine through the Step Functions API (the local stack).
+
+    Uses the name in ``outputs.state_machine_arn``, the stack's state machine role and the
+    rendered template's definition; returns the state machine ARN.
+    """
+    definition = resolve_definition(template, outputs.model_dump(by_alias=True))
+    arn = outputs.state_machine_arn
+    try:
+        stepfunctions_client.describe_state_machine(stateMachineArn=arn)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "StateMachineDoesNotExist":
+            raise
+        created = stepfunctions_client.create_state_machine(
+            name=arn.rsplit(":", 1)[1],
+            definition=definition,
+            roleArn=outputs.state_machine_role_arn,
+            type="STANDARD",
+        )["stateMachineArn"]
+        if created != arn:
+            raise StackDeployError(f"state machine created as {created}, expected {arn}") from None
+        return arn
+    stepfunctions_client.update_state_machine(
+        stateMachineArn=arn, definition=definition, roleArn=outputs.state_machine_role_arn
+    )
+    return arn
+
+
+def _local_client(service: str, like: Any) -> Any:
+    """A client for the same moto server and region as ``like`` (moto takes any credentials)."""
+    import boto3
+
+    return boto3.client(  # type: ignore[call-overload]
+        service,
+        endpoint_url=like.meta.endpoint_url,
+        region_name=like.meta.region_name,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106
+    )
+
+
 def deploy_stack(
     cloudformation_client: Any,
     stack_name: str,
     parameters: dict[str, str],
     template: dict[str, Any],
     *,
+    stepfunctions_client: Any = None,
     timeout_seconds: float = 3600,
     poll_seconds: float = 5,
     sleep: Callable[[float], None] = time.sleep,
@@ -322,6 +405,9 @@ def deploy_stack(
     ``parameters`` must name template parameters (unknown keys are an error: moto would
     silently ignore them); missing ones take their defaults. Raises ``StackDeployError`` with
     the failed resources' status reasons when the stack does not reach ``*_COMPLETE``.
+    With ``Environment=local`` the state machine is then created or updated through
+    ``stepfunctions_client`` (see :func:`ensure_state_machine`); when not given, a client for
+    the CloudFormation client's endpoint (the moto server) and region is made.
     """
     declared = template.get("Parameters", {})
     unknown = sorted(set(parameters) - set(declared))
@@ -329,6 +415,33 @@ def deploy_stack(
         raise ValueError(
             f"unknown template parameters {unknown}; the template declares {sorted(declared)}"
         )
+    local = _is_local(parameters, template)
+    if local and stepfunctions_client is None:
+        stepfunctions_client = _local_client("stepfunctions", cloudformation_client)
+    outputs = _create_or_update(
+        cloudformation_client,
+        stack_name,
+        parameters,
+        template,
+        timeout_seconds=timeout_seconds,
+        poll_seconds=poll_seconds,
+        sleep=sleep,
+    )
+    if local:
+        ensure_state_machine(stepfunctions_client, template, outputs)
+    return outputs
+
+
+def _create_or_update(
+    cloudformation_client: Any,
+    stack_name: str,
+    parameters: dict[str, str],
+    template: dict[str, Any],
+    *,
+    timeout_seconds: float,
+    poll_seconds: float,
+    sleep: Callable[[float], None],
+) -> StackOutputs:
     body = template_body(template)
     if len(body.encode()) > TEMPLATE_BODY_LIMIT:
         raise StackDeployError(

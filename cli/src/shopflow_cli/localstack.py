@@ -116,28 +116,26 @@ def deploy_local(endpoint_url: str, stack_name: str) -> StackOutputs:
 
 
 def service_environment(
-    outputs: StackOutputs, endpoint_url: str, work_dir: Path, *, batch_window_seconds: float
+    outputs: StackOutputs,
+    endpoint_url: str,
+    work_dir: Path,
+    service: str,
+    *,
+    batch_window_seconds: float,
 ) -> dict[str, str]:
-    """The SHOPFLOW_* settings of all three services for a stack (each reads what it needs)."""
+    """A service's SHOPFLOW_* settings on the local stack: its resources plus laptop tuning."""
     return {
+        **outputs.worker_environment(service),  # type: ignore[arg-type]
         "SHOPFLOW_AWS_ENDPOINT_URL": endpoint_url,
         "SHOPFLOW_AWS_REGION": REGION,
         "SHOPFLOW_LOG_LEVEL": "INFO",
+        # Short long-polls so that Ctrl-C stops the workers within a second or two.
         "SHOPFLOW_POLL_WAIT_SECONDS": "1",
-        "SHOPFLOW_DATA_BUCKET": outputs.data_bucket,
-        "SHOPFLOW_ARRIVALS_QUEUE_URL": outputs.arrivals_queue_url,
-        "SHOPFLOW_LOADER_QUEUE_URL": outputs.loader_queue_url,
-        "SHOPFLOW_VALIDATOR_QUEUE_URL": outputs.validator_queue_url,
-        "SHOPFLOW_KPI_QUEUE_URL": outputs.kpi_queue_url,
-        "SHOPFLOW_STATE_MACHINE_ARN": outputs.state_machine_arn,
-        "SHOPFLOW_LEDGER_TABLE": outputs.ledger_table,
-        "SHOPFLOW_DAILY_KPIS_TABLE": outputs.daily_kpis_table,
-        "SHOPFLOW_CATEGORY_KPIS_TABLE": outputs.category_kpis_table,
         "SHOPFLOW_BATCH_WINDOW_SECONDS": str(batch_window_seconds),
         # The design's 30 s and 40 s waits only slow a laptop down.
         "SHOPFLOW_WAIT_CHECK_DATA_LOADED_SECONDS": "0",
         "SHOPFLOW_WAIT_FOR_EVENTBRIDGE_SECONDS": "0",
-        "SHOPFLOW_WORK_DIR": str(work_dir),
+        "SHOPFLOW_WORK_DIR": str(work_dir / service),
     }
 
 
@@ -187,17 +185,14 @@ class LocalStack:
         )
         wait_for_moto(endpoint_url, moto, timeout=60)
         self.outputs = deploy_local(endpoint_url, self.stack_name)
-        environment = {
-            **LOCAL_CREDENTIALS,
-            **service_environment(
-                self.outputs,
-                endpoint_url,
-                work_dir,
-                batch_window_seconds=self.batch_window_seconds,
-            ),
-        }
+        self.state = StackState(
+            endpoint_url=endpoint_url,
+            stack_name=self.stack_name,
+            outputs=self.outputs.model_dump(),
+            pids={},
+        )
         for service in self.services:
-            self._spawn(service, [sys.executable, "-m", f"shopflow_{service}"], environment, log_dir)
+            self.start_service(service)
         self.state = StackState(
             endpoint_url=endpoint_url,
             stack_name=self.stack_name,
@@ -221,15 +216,18 @@ class LocalStack:
     def start_service(self, name: str) -> None:
         if self.outputs is None or self.state is None:
             raise RuntimeError("stack not started")
+        work_dir = self.state_file.parent / "work"
         environment = {
             **LOCAL_CREDENTIALS,
             **service_environment(
                 self.outputs,
                 self.state.endpoint_url,
-                self.state_file.parent / "work",
+                work_dir,
+                name,
                 batch_window_seconds=self.batch_window_seconds,
             ),
         }
+        (work_dir / name).mkdir(parents=True, exist_ok=True)
         log_dir = self.log_dir or self.state_file.parent / "logs"
         self._spawn(name, [sys.executable, "-m", f"shopflow_{name}"], environment, log_dir)
 

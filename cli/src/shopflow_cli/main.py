@@ -54,13 +54,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not files:
         print(f"no CSV files under {data_dir}", file=sys.stderr)
         return 2
-    print(f"starting the local stack (moto server + loader, validator, kpi) ...", flush=True)
+    print("starting the local stack (moto server + loader, validator, kpi) ...", flush=True)
     with LocalStack(state_file=args.state_file, batch_window_seconds=args.batch_window) as stack:
         target = Target(stack.endpoint_url, _outputs(stack))
         started = time.monotonic()
-        keys = operations.upload_files(
-            target.client("s3"), target.outputs.data_bucket, files
-        )
+        keys = operations.upload_files(target.client("s3"), target.outputs.data_bucket, files)
         print(f"uploaded {len(keys)} file(s) from {data_dir}; waiting for the pipeline ...")
         executions = operations.wait_until_settled(
             target.client("stepfunctions"),
@@ -95,7 +93,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"shopflow local stack is up at {stack.endpoint_url}")
         print(f"  data bucket: {_outputs(stack).data_bucket} (upload under landing/)")
         print(f"  logs: {args.state_file.parent / 'logs'}")
-        print("  try: shopflow upload samples/thelook-small/*.csv; shopflow status; shopflow kpis days")
+        print(
+            "  try: shopflow upload samples/thelook-small/*.csv; shopflow status; "
+            "shopflow kpis days"
+        )
         print("Ctrl-C stops everything.", flush=True)
         try:
             while not stop.wait(1.0):
@@ -179,7 +180,9 @@ def _print_executions(target: Target, executions: list[operations.Execution]) ->
             if execution.stopped
             else "   ...  "
         )
-        print(f"{execution.started:%Y-%m-%d %H:%M:%S}  {execution.status:<9} {took}  {execution.name}")
+        print(
+            f"{execution.started:%Y-%m-%d %H:%M:%S}  {execution.status:<9} {took}  {execution.name}"
+        )
         if execution.status not in {"SUCCEEDED", "RUNNING"}:
             failed = True
             failure = operations.execution_failure(sfn, execution.arn)
@@ -198,6 +201,7 @@ def _print_kpis(
 ) -> None:
     dynamodb = target.client("dynamodb")
     start = date_from or operations.EARLIEST_DATE
+    columns: tuple[str, ...]
     if table == "days":
         rows = operations.read_day_kpis(dynamodb, target.outputs.daily_kpis_table, start, date_to)
         columns = operations.DAY_COLUMNS

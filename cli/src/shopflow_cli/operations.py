@@ -6,6 +6,7 @@ are DynamoDB ``Query``/``GetItem`` calls shaped by the tables' keys; nothing her
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -41,7 +42,12 @@ class Execution:
 
 
 def upload_files(
-    s3: Any, bucket: str, paths: Iterable[Path], *, prefix: str = "landing/", names: Iterable[str] | None = None
+    s3: Any,
+    bucket: str,
+    paths: Iterable[Path],
+    *,
+    prefix: str = "landing/",
+    names: Iterable[str] | None = None,
 ) -> list[str]:
     """Upload local files under the landing prefix; returns the object keys."""
     keys = []
@@ -141,10 +147,8 @@ def execution_failure(sfn: Any, execution_arn: str) -> dict[str, Any]:
             if details and details.get("error") != "shopflow.RunFailed":
                 cause = details.get("cause", "")
                 with_reason: dict[str, Any] = {"error": details.get("error"), "cause": cause}
-                try:
+                with contextlib.suppress(TypeError, ValueError):
                     with_reason.update(json.loads(cause))
-                except (TypeError, ValueError):
-                    pass
                 return with_reason
     return {}
 
@@ -174,7 +178,7 @@ def read_day_kpis(
 ) -> list[dict[str, Any]]:
     """Days' totals in [start, end]: one Query per calendar year the range spans."""
     end = end or datetime.now(UTC).date()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for year in _years(start, end):
         rows.extend(
             _query_all(
@@ -208,7 +212,9 @@ def read_category_kpis(
             _query_all(
                 dynamodb,
                 TableName=category_table,
-                KeyConditionExpression="category = :category AND order_date BETWEEN :start AND :end",
+                KeyConditionExpression=(
+                    "category = :category AND order_date BETWEEN :start AND :end"
+                ),
                 ExpressionAttributeValues={
                     ":category": {"S": category},
                     ":start": {"S": start.isoformat()},

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from shopflow_cli.deploy import (
     StackDeployError,
     StackOutputs,
@@ -39,6 +38,7 @@ def stack(aws_client: AwsClient, template: dict[str, Any]) -> tuple[str, StackOu
         name,
         {"Environment": "local", "BatchWindowSeconds": "1"},
         template,
+        stepfunctions_client=aws_client("stepfunctions"),
         poll_seconds=0.2,
         timeout_seconds=120,
     )
@@ -157,6 +157,38 @@ def test_state_machine_definition_has_the_real_resources(
     assert body["task_token.$"] == "$$.Task.Token"  # not mangled into "$.Task.Token"
 
 
+def test_local_state_machine_can_run(
+    aws_client: AwsClient, stack: tuple[str, StackOutputs]
+) -> None:
+    """Created through the API, so the (executing) moto Step Functions backend knows it."""
+    _, outputs = stack
+    sfn, sqs = aws_client("stepfunctions"), aws_client("sqs")
+    described = sfn.describe_state_machine(stateMachineArn=outputs.state_machine_arn)
+    assert described["roleArn"] == outputs.state_machine_role_arn
+    execution = sfn.start_execution(
+        stateMachineArn=outputs.state_machine_arn,
+        name="infra-smoke",
+        input=json.dumps(
+            {
+                "batch_id": "infra-smoke",
+                "objects": [],
+                "waits": {"check_data_loaded": 0, "wait_for_eventbridge": 0},
+            }
+        ),
+    )
+    # LoadData sends its command envelope (with a task token) to the loader queue.
+    messages: list[dict[str, Any]] = []
+    for _ in range(20):
+        messages = _drain(sqs, outputs.loader_queue_url)
+        if messages:
+            break
+    (command,) = messages
+    assert command["message_type"] == "shopflow.load.command"
+    assert command["run_id"] == "infra-smoke"
+    assert command["task_token"]
+    sfn.stop_execution(executionArn=execution["executionArn"])
+
+
 def test_landing_uploads_reach_the_arrivals_queue_and_others_do_not(
     aws_client: AwsClient, stack: tuple[str, StackOutputs]
 ) -> None:
@@ -211,6 +243,7 @@ def test_redeploy_is_an_update_with_the_same_outputs(
         name,
         {"Environment": "local", "BatchWindowSeconds": "1"},
         template,
+        stepfunctions_client=aws_client("stepfunctions"),
         poll_seconds=0.2,
         timeout_seconds=120,
     )

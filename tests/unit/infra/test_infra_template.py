@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from shopflow_cli.deploy import (
     DEFINITION_PARAMETERS,
     TEMPLATE_BODY_LIMIT,
@@ -79,7 +78,7 @@ def test_short_tags_become_long_form() -> None:
     H: 2012-10-17
     I: !GetAtt Table.StreamArn.Extra
     """
-    loaded = yaml.load(text, Loader=CloudFormationLoader)  # noqa: S506
+    loaded = yaml.load(text, Loader=CloudFormationLoader)
     assert loaded["A"] == {"Ref": "Thing"}
     assert loaded["B"] == {"Fn::GetAtt": ["Queue", "Arn"]}
     assert loaded["C"] == {"Fn::GetAtt": ["Queue", "Arn"]}
@@ -122,7 +121,8 @@ def test_rendered_template_inlines_the_asl_with_every_substitution(
     # (in particular "$$.Task.Token" and friends survive untouched).
     by_value = {json.dumps(value, sort_keys=True): name for name, value in substitutions.items()}
     restored = "".join(
-        part if isinstance(part, str) and part not in substitutions.values()
+        part
+        if isinstance(part, str) and part not in substitutions.values()
         else "${" + by_value[json.dumps(part, sort_keys=True)] + "}"
         for part in parts
     )
@@ -248,9 +248,7 @@ def test_ecs_resources_exist_only_on_aws(source: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("service", sorted(WORKERS))
-def test_task_definition_sets_every_required_setting(
-    source: dict[str, Any], service: str
-) -> None:
+def test_task_definition_sets_every_required_setting(source: dict[str, Any], service: str) -> None:
     resources = source["Resources"]
     prefix = WORKERS[service]
     task = resources[f"{prefix}TaskDefinition"]["Properties"]
@@ -272,7 +270,8 @@ def test_task_definition_sets_every_required_setting(
     settings_classes = [
         value
         for value in vars(module).values()
-        if isinstance(value, type) and value.__module__ == module.__name__
+        if isinstance(value, type)
+        and value.__module__ == module.__name__
         and hasattr(value, "model_fields")
     ]
     for settings_class in settings_classes:
@@ -387,4 +386,79 @@ def test_deploy_stack_gives_up_after_its_timeout() -> None:
 
 def test_deploy_stack_rejects_unknown_parameters() -> None:
     with pytest.raises(ValueError, match="Subnet"):
-        deploy_stack(StubCloudFormation([], []), "s", {"Subnet": "x"}, render_template(TEMPLATE, ASL))
+        deploy_stack(
+            StubCloudFormation([], []), "s", {"Subnet": "x"}, render_template(TEMPLATE, ASL)
+        )
+
+
+# --- the local stack: resolved definition and compose ------------------------------------
+
+LOCAL_PSEUDO = {
+    "AWS::StackName": "shopflow-local",
+    "AWS::AccountId": "123456789012",
+    "AWS::Region": "us-east-1",
+    "AWS::Partition": "aws",
+}
+
+
+def _sub(value: Any) -> str:
+    text = value["Fn::Sub"]
+    assert isinstance(text, str)
+    for name, pseudo in LOCAL_PSEUDO.items():
+        text = text.replace("${" + name + "}", pseudo)
+    assert "${" not in text, text
+    return text
+
+
+def test_resolve_definition_uses_the_stack_outputs(rendered: dict[str, Any]) -> None:
+    from shopflow_cli.deploy import resolve_definition
+
+    values = {key: f"<{key}>" for key in rendered["Outputs"]}
+    definition = json.loads(resolve_definition(rendered, values))
+    states = definition["States"]
+    assert states["LoadData"]["Parameters"]["QueueUrl"] == "<LoaderQueueUrl>"
+    assert states["ValidateData"]["Parameters"]["QueueUrl"] == "<ValidatorQueueUrl>"
+    assert states["ComputeKpis"]["Parameters"]["QueueUrl"] == "<KpiQueueUrl>"
+    assert states["NotifySuccess"]["Parameters"]["TopicArn"] == "<NotificationsTopicArn>"
+    entry = states["VerifyDataInS3"]["Parameters"]["Entries"][0]
+    assert entry["EventBusName"] == "default"
+
+
+def test_compose_uses_the_deterministic_local_names(source: dict[str, Any]) -> None:
+    compose = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text())
+    resources = source["Resources"]
+    queue_url = "http://moto:5000/123456789012/{}"
+    expected = {
+        "SHOPFLOW_DATA_BUCKET": _sub(resources["DataBucket"]["Properties"]["BucketName"]),
+        "SHOPFLOW_LEDGER_TABLE": _sub(resources["LedgerTable"]["Properties"]["TableName"]),
+        "SHOPFLOW_ARRIVALS_QUEUE_URL": queue_url.format(
+            _sub(resources["ArrivalsQueue"]["Properties"]["QueueName"])
+        ),
+        "SHOPFLOW_LOADER_QUEUE_URL": queue_url.format(
+            _sub(resources["LoaderQueue"]["Properties"]["QueueName"])
+        ),
+        "SHOPFLOW_VALIDATOR_QUEUE_URL": queue_url.format(
+            _sub(resources["ValidatorQueue"]["Properties"]["QueueName"])
+        ),
+        "SHOPFLOW_KPI_QUEUE_URL": queue_url.format(
+            _sub(resources["KpiQueue"]["Properties"]["QueueName"])
+        ),
+        "SHOPFLOW_STATE_MACHINE_ARN": _sub(source["Outputs"]["StateMachineArn"]["Value"]),
+        "SHOPFLOW_DAILY_KPIS_TABLE": _sub(resources["DailyKpisTable"]["Properties"]["TableName"]),
+        "SHOPFLOW_CATEGORY_KPIS_TABLE": _sub(
+            resources["CategoryKpisTable"]["Properties"]["TableName"]
+        ),
+    }
+    placeholder = StackOutputs.from_outputs(_outputs())
+    for service in WORKERS:
+        environment = compose["services"][service]["environment"]
+        assert environment["SHOPFLOW_AWS_ENDPOINT_URL"] == "http://moto:5000"
+        needed = set(placeholder.worker_environment(service))  # type: ignore[arg-type]
+        assert needed <= set(environment), service
+        for name in needed:
+            assert environment[name] == expected.get(name, environment[name]), (service, name)
+        depends = compose["services"][service]["depends_on"]
+        assert depends["init"]["condition"] == "service_completed_successfully"
+    init = "\n".join(compose["services"]["init"]["command"])
+    assert "--stack-name shopflow-local --local" in init
+    assert '"execute_state_machine": True' in init

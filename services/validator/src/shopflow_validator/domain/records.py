@@ -159,7 +159,9 @@ class _Splitter:
         self.rows += 1
 
 
-def _first_problem(chunk: bytes, decoder: codecs.IncrementalDecoder) -> tuple[int, FileError] | None:
+def _first_problem(
+    chunk: bytes, decoder: codecs.IncrementalDecoder
+) -> tuple[int, FileError] | None:
     """Offset in ``chunk`` of the first byte that is not UTF-8 text, and why."""
     nul = chunk.find(b"\x00")
     pending = len(decoder.getstate()[0])
@@ -179,6 +181,10 @@ def _parse_header(raw: bytes) -> list[str]:
     return next(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")), [])
 
 
+def _open_decompressed(source: Path, is_gzip: bool) -> io.BufferedIOBase:
+    return gzip.GzipFile(source, "rb") if is_gzip else source.open("rb")
+
+
 def split_records(source: Path, work_dir: Path) -> SplitFile:
     """Stream ``source`` once into ``work_dir``/records.csv and index.csv (see module docstring)."""
     records_path = work_dir / "records.csv"
@@ -192,8 +198,7 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
     with records_path.open("wb") as records, index_path.open("wb") as index:
         splitter = _Splitter(records, index)
         try:
-            stream: BinaryIO
-            with (gzip.open(source, "rb") if is_gzip else source.open("rb")) as stream:
+            with _open_decompressed(source, is_gzip) as stream:
                 while True:
                     chunk = stream.read(CHUNK_BYTES)
                     if first_chunk and chunk.startswith(UTF8_BOM):
@@ -214,11 +219,14 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
                 splitter.finish()
         except UnicodeDecodeError as problem:
             splitter.abandon_partial()
-            error = FileError("not_utf8", f"the file is not UTF-8 text: {problem.reason} at its end")
+            error = FileError(
+                "not_utf8", f"the file is not UTF-8 text: {problem.reason} at its end"
+            )
         except EOFError:
             splitter.abandon_partial()
             error = FileError(
-                "truncated_gzip", "the gzip stream ends before its end marker: the file is cut short"
+                "truncated_gzip",
+                "the gzip stream ends before its end marker: the file is cut short",
             )
         except (gzip.BadGzipFile, zlib.error) as problem:
             splitter.abandon_partial()

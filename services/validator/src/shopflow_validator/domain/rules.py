@@ -202,8 +202,7 @@ def rules_for(specs: tuple[ColumnSpec, ...]) -> list[Rule]:
 def first_broken(rules: list[Rule], field: str) -> str:
     """A CASE picking ``name`` or ``message`` of the first broken rule (NULL if none is)."""
     branches = " ".join(
-        f"WHEN {rule.broken_when} THEN "
-        f"{sql_text(rule.name) if field == 'name' else rule.message}"
+        f"WHEN {rule.broken_when} THEN {sql_text(rule.name) if field == 'name' else rule.message}"
         for rule in rules
     )
     return f"CASE {branches} END" if branches else "NULL"

@@ -15,7 +15,6 @@ from enum import Enum
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AwareDatetime
-
 from shopflow_contracts.rows import REQUIRED_COLUMNS, ROW_MODELS, FileKind, columns_of
 
 

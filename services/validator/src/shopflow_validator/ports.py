@@ -1,0 +1,22 @@
+"""What the validator needs from the outside world, as protocols the adapters implement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class ObjectStore(Protocol):
+    def size_of(self, bucket: str, key: str) -> int | None:
+        """The object's size in bytes, or None when there is no such object."""
+        ...
+
+    def download(self, bucket: str, key: str, target: Path) -> None:
+        """Stream the object into the local file ``target``."""
+        ...
+
+    def upload(self, source: Path, bucket: str, key: str, content_type: str) -> None:
+        """Stream the local file ``source`` into the object."""
+        ...
+
+    def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> None: ...

@@ -1,0 +1,283 @@
+"""ValidateHandler against an in-memory object store."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+from validator_support import GOOD_ITEMS, GOOD_ORDERS, ITEMS_HEADER, ORDERS_HEADER
+
+from shopflow_contracts.messages import (
+    StagedFile,
+    TaskErrorName,
+    ValidateCommand,
+    ValidateRequest,
+)
+from shopflow_contracts.rows import FileKind
+from shopflow_contracts.taskworker import TaskError
+from shopflow_validator.domain import REJECTS_HEADER
+from shopflow_validator.handler import HandlerConfig, ValidateHandler, batch_stems
+
+BUCKET = "shop-data"
+BATCH = "batch-0001"
+
+
+class InMemoryObjectStore:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.downloads: list[str] = []
+        self.writes: list[str] = []
+
+    def size_of(self, bucket: str, key: str) -> int | None:
+        body = self.objects.get((bucket, key))
+        return None if body is None else len(body)
+
+    def download(self, bucket: str, key: str, target: Path) -> None:
+        self.downloads.append(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(self.objects[(bucket, key)])
+
+    def upload(self, source: Path, bucket: str, key: str, content_type: str) -> None:
+        self.put_bytes(bucket, key, source.read_bytes(), content_type)
+
+    def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        self.writes.append(key)
+        self.objects[(bucket, key)] = body
+
+    def keys(self, prefix: str) -> list[str]:
+        return sorted(key for _, key in self.objects if key.startswith(prefix))
+
+
+def stage(store: InMemoryObjectStore, kind: FileKind, name: str, content: str | bytes) -> StagedFile:
+    body = content.encode() if isinstance(content, str) else content
+    key = f"raw/batch={BATCH}/{kind.value}/{name}"
+    store.objects[(BUCKET, key)] = body
+    return StagedFile(
+        kind=kind,
+        source_bucket=BUCKET,
+        source_key=f"landing/{name}",
+        bucket=BUCKET,
+        key=key,
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        etag="etag",
+        ingest_seq=f"2025-03-30T16:14:26Z#0001#landing/{name}",
+    )
+
+
+def command(*files: StagedFile) -> ValidateCommand:
+    return ValidateCommand(
+        message_id=uuid4(),
+        run_id=BATCH,
+        occurred_at=datetime(2025, 3, 30, 16, 15, tzinfo=UTC),
+        task_token="token",
+        payload=ValidateRequest(batch_id=BATCH, files=list(files)),
+    )
+
+
+def handler(store: InMemoryObjectStore, tmp_path: Path, threshold: str = "0.5") -> ValidateHandler:
+    return ValidateHandler(
+        store,
+        HandlerConfig(data_bucket=BUCKET, reject_threshold=Decimal(threshold), work_dir=tmp_path),
+    )
+
+
+def half_bad_items(bad_rows: int, good_rows: int) -> str:
+    good = [f"{n},1,10,500,complete,2025-03-30T16:14:26,,,,1.00" for n in range(good_rows)]
+    bad = [f"{n + 1000},1,10,500,lost,2025-03-30T16:14:26,,,,1.00" for n in range(bad_rows)]
+    return ITEMS_HEADER + "\n" + "\n".join(good + bad) + "\n"
+
+
+def test_given_a_staged_object_is_gone_when_handled_then_staged_object_missing_and_nothing_read(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    present = stage(store, FileKind.ORDERS, "1-orders.csv", GOOD_ORDERS)
+    gone = stage(store, FileKind.ORDER_ITEMS, "2-items.csv", GOOD_ITEMS)
+    del store.objects[(BUCKET, gone.key)]
+
+    with pytest.raises(TaskError) as raised:
+        handler(store, tmp_path).handle(command(present, gone))
+
+    assert raised.value.error is TaskErrorName.STAGED_OBJECT_MISSING
+    assert gone.key in raised.value.reason
+    assert raised.value.files == [gone.source_key]
+    assert store.downloads == []
+    assert store.writes == []
+
+
+def test_given_a_staged_object_of_another_size_when_handled_then_staged_object_missing(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    staged = stage(store, FileKind.ORDERS, "1-orders.csv", GOOD_ORDERS)
+    store.objects[(BUCKET, staged.key)] = GOOD_ORDERS.encode()[:-10]
+
+    with pytest.raises(TaskError) as raised:
+        handler(store, tmp_path).handle(command(staged))
+
+    assert raised.value.error is TaskErrorName.STAGED_OBJECT_MISSING
+    assert f"{staged.size} bytes" in raised.value.reason
+    assert store.downloads == []
+
+
+def test_given_a_file_above_the_threshold_when_handled_then_validation_failed_and_no_curated(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    good = stage(store, FileKind.ORDERS, "1-orders.csv", GOOD_ORDERS)
+    bad = stage(store, FileKind.ORDER_ITEMS, "2-items.csv", half_bad_items(bad_rows=6, good_rows=4))
+
+    with pytest.raises(TaskError) as raised:
+        handler(store, tmp_path).handle(command(good, bad))
+
+    failure = raised.value
+    assert failure.error is TaskErrorName.VALIDATION_FAILED
+    assert failure.files == [bad.source_key]
+    assert bad.source_key in failure.reason
+    assert "6 of 10 rows rejected" in failure.reason
+    assert "unknown_status x6" in failure.reason
+    # No row of the batch may be applied, not even the good file's ...
+    assert store.keys("curated/") == []
+    # ... but what explains the failure is there to inspect.
+    assert store.keys(f"rejects/batch={BATCH}/") == [f"rejects/batch={BATCH}/2-items.rejected.csv"]
+    assert store.keys(f"reports/batch={BATCH}/") == [
+        f"reports/batch={BATCH}/1-orders.report.json",
+        f"reports/batch={BATCH}/2-items.report.json",
+    ]
+    report = json.loads(store.objects[(BUCKET, f"reports/batch={BATCH}/2-items.report.json")])
+    assert (report["rows_in"], report["accepted"], report["rejected"]) == (10, 4, 6)
+    assert report["batch_id"] == BATCH
+
+
+def test_given_a_file_rejected_as_a_whole_when_handled_then_the_batch_fails(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    staged = stage(store, FileKind.ORDERS, "1-orders.csv.gz", gzip.compress(GOOD_ORDERS.encode())[:-12])
+
+    with pytest.raises(TaskError) as raised:
+        handler(store, tmp_path, threshold="0.99").handle(command(staged))
+
+    assert raised.value.error is TaskErrorName.VALIDATION_FAILED
+    assert "truncated_gzip" in raised.value.reason
+    assert store.keys("curated/") == []
+
+
+def test_given_files_within_the_threshold_when_handled_then_curated_rejects_and_reports_are_listed(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    orders = stage(store, FileKind.ORDERS, "1-orders.csv", GOOD_ORDERS)
+    items = stage(store, FileKind.ORDER_ITEMS, "2-items.csv.gz", gzip.compress(half_bad_items(5, 5).encode()))
+    header_only = stage(store, FileKind.ORDERS, "3-orders.csv", ORDERS_HEADER + "\n")
+    message_id = UUID("00000000-0000-4000-8000-000000000001")
+    now = datetime(2025, 3, 30, 17, 0, tzinfo=UTC)
+    validator = ValidateHandler(
+        store,
+        HandlerConfig(data_bucket=BUCKET, reject_threshold=Decimal("0.5"), work_dir=tmp_path),
+        clock=lambda: now,
+        new_message_id=lambda: message_id,
+    )
+    incoming = command(orders, items, header_only)
+
+    result = validator.handle(incoming)
+
+    assert (result.message_id, result.run_id, result.occurred_at) == (message_id, BATCH, now)
+    assert result.message_type == "shopflow.validate.result"
+    outcome = result.payload
+    assert outcome.batch_id == BATCH
+    assert [f.source_key for f in outcome.files] == [
+        orders.source_key,
+        items.source_key,
+        header_only.source_key,
+    ]
+    for file in outcome.files:
+        assert file.rows_in == file.accepted + file.rejected
+    first, second, third = outcome.files
+    assert (first.accepted, first.rejected, first.rejects_key) == (3, 0, None)
+    assert (second.accepted, second.rejected) == (5, 5)
+    assert second.rejects_key == f"rejects/batch={BATCH}/2-items.rejected.csv"
+    assert [(r.rule, r.count) for r in second.top_reasons] == [("unknown_status", 5)]
+    assert (third.rows_in, third.curated) == (0, None)
+    assert [c.key for c in outcome.curated] == [
+        f"curated/orders/batch={BATCH}/1-orders.parquet",
+        f"curated/order_items/batch={BATCH}/2-items.parquet",
+    ]
+    assert [c.rows for c in outcome.curated] == [3, 5]
+    assert outcome.curated[1].ingest_seq == items.ingest_seq
+    for file in outcome.files:
+        assert (BUCKET, file.report_key) in store.objects
+    for curated in outcome.curated:
+        assert store.objects[(curated.bucket, curated.key)].startswith(b"PAR1")
+    rejected = list(
+        csv.reader(io.StringIO(store.objects[(BUCKET, second.rejects_key)].decode("utf-8")))
+    )
+    assert tuple(rejected[0]) == REJECTS_HEADER
+    assert len(rejected) - 1 == second.rejected
+    assert store.keys(f"rejects/batch={BATCH}/") == [second.rejects_key]
+
+
+def test_given_a_share_exactly_at_the_threshold_when_handled_then_the_batch_passes(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    items = stage(store, FileKind.ORDER_ITEMS, "2-items.csv", half_bad_items(bad_rows=1, good_rows=3))
+
+    outcome = handler(store, tmp_path, threshold="0.25").handle(command(items))
+    assert (outcome.payload.files[0].rows_in, outcome.payload.files[0].rejected) == (4, 1)
+
+    with pytest.raises(TaskError) as raised:
+        handler(store, tmp_path, threshold="0.2499").handle(command(items))
+    assert "25.00% > threshold 24.99%" in raised.value.reason
+
+
+def test_given_the_same_command_twice_when_handled_then_same_keys_and_same_content(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    files = [
+        stage(store, FileKind.ORDERS, "1-orders.csv", GOOD_ORDERS),
+        stage(store, FileKind.ORDER_ITEMS, "2-items.csv", half_bad_items(2, 8)),
+    ]
+    incoming = command(*files)
+    validator = handler(store, tmp_path)
+
+    first = validator.handle(incoming)
+    written_once = {key: body for key, body in store.objects.items() if not key[1].startswith("raw/")}
+    second = validator.handle(incoming)
+    written_twice = {key: body for key, body in store.objects.items() if not key[1].startswith("raw/")}
+
+    assert first.payload == second.payload
+    assert written_once == written_twice
+    assert len(written_once) == 5  # 2 curated, 1 rejects, 2 reports
+
+
+def test_given_an_empty_batch_when_handled_then_an_empty_outcome(tmp_path: Path) -> None:
+    store = InMemoryObjectStore()
+
+    result = handler(store, tmp_path).handle(command())
+
+    assert (result.payload.files, result.payload.curated) == ([], [])
+
+
+def test_given_staged_names_that_clash_when_stemmed_then_each_stem_is_unique() -> None:
+    store = InMemoryObjectStore()
+    orders = stage(store, FileKind.ORDERS, "1-export.csv", GOOD_ORDERS)
+    items = stage(store, FileKind.ORDER_ITEMS, "1-export.csv", GOOD_ITEMS)
+    products = stage(store, FileKind.PRODUCTS, "2-products.csv.gz", b"")
+
+    stems = batch_stems([orders, items, products])
+
+    assert len(set(stems)) == 3
+    assert stems[2] == "2-products"
+    assert all(stem.startswith("1-export-") for stem in stems[:2])
+    assert stems == batch_stems([orders, items, products])

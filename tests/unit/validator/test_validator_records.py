@@ -1,0 +1,67 @@
+"""The byte pass that numbers records: quoting, blank lines, line ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shopflow_contracts.rows import FileKind
+from shopflow_validator.domain.records import ends_inside_quotes, split_records
+from shopflow_validator.domain.schema import ColumnType, column_specs
+
+
+@pytest.mark.parametrize(
+    ("line", "inside", "expected"),
+    [
+        (b"a,b,c", False, False),
+        (b'a,"b,c",d', False, False),
+        (b'a,"b', False, True),
+        (b'a,"b ""quoted"" c', False, True),
+        (b'a,"b ""quoted"" c",d', False, False),
+        (b'5" screen,b', False, False),
+        (b'end of field",c', True, False),
+        (b'still "" inside', True, True),
+        (b'"', False, True),
+        (b'""', False, False),
+    ],
+)
+def test_given_a_line_when_scanned_then_an_open_quoted_field_is_found(
+    line: bytes, inside: bool, expected: bool
+) -> None:
+    assert ends_inside_quotes(line, inside) is expected
+
+
+def test_given_blank_lines_and_a_multiline_record_when_split_then_lines_are_physical(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b'\r\na,b\r\n1,"x\r\ny"\r\n\r\n2,z\r\n3,w')
+
+    split = split_records(source, tmp_path)
+
+    assert split.error is None
+    assert (split.header, split.header_line, split.rows_in) == (["a", "b"], 2, 3)
+    assert split.records_path.read_bytes() == b'3,1,"x\r\ny"\n6,2,z\n7,3,w\n'
+    index = [tuple(int(n) for n in entry.split(",")) for entry in split.index_path.read_text().split()]
+    records = split.records_path.read_bytes()
+    assert [records[offset : offset + length] for _, offset, length in index] == [
+        b'1,"x\r\ny"',
+        b"2,z",
+        b"3,w",
+    ]
+
+
+def test_given_the_row_models_when_deriving_checks_then_types_follow_the_contracts() -> None:
+    items = {spec.name: spec for spec in column_specs(FileKind.ORDER_ITEMS)}
+    products = {spec.name: spec for spec in column_specs(FileKind.PRODUCTS)}
+
+    assert items["sale_price"].type is ColumnType.MONEY
+    assert items["sale_price"].required
+    assert items["created_at"].type is ColumnType.TIMESTAMP
+    assert items["status"].type is ColumnType.VOCABULARY
+    assert "returned" in items["status"].vocabulary
+    assert products["cost"].type is ColumnType.MONEY
+    assert not products["cost"].required
+    assert products["distribution_center_id"].type is ColumnType.INTEGER
+    assert not products["name"].required

@@ -10,8 +10,15 @@ from uuid import uuid4
 
 import pytest
 from kpi_s3_lake import KpiStack
-from shopflow_contracts.messages import KpiCommand, KpiOutcome, KpiRequest
+from shopflow_contracts.messages import (
+    KpiCommand,
+    KpiOutcome,
+    KpiRequest,
+    TaskErrorName,
+    TaskFailure,
+)
 from shopflow_contracts.rows import FileKind
+from shopflow_contracts.taskworker import failure_record_key
 from shopflow_kpi.adapters.s3 import S3CuratedStore
 from shopflow_kpi.bootstrap import build_handler, build_worker
 from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissingError
@@ -63,7 +70,8 @@ def day_row(stack: KpiStack, on: date) -> dict[str, Any] | None:
         Key={"order_year": {"S": str(on.year)}, "order_date": {"S": on.isoformat()}},
         ConsistentRead=True,
     )
-    return response.get("Item")
+    found: dict[str, Any] | None = response.get("Item")
+    return found
 
 
 def categories_on(stack: KpiStack, on: date) -> dict[str, dict[str, Any]]:
@@ -255,6 +263,50 @@ def test_worker_answers_a_queued_command_through_the_bootstrap_wiring(
         QueueUrl=settings.kpi_queue_url, WaitTimeSeconds=0
     )
     assert remaining.get("Messages", []) == []
+
+
+def test_worker_records_a_missing_batch_file_as_a_typed_failure(
+    first_batch: KpiStack, monkeypatch: pytest.MonkeyPatch, unique_name: Any
+) -> None:
+    # Given a worker configured with a ledger table, and a command naming a curated file
+    # that is not in the bucket
+    dynamodb = first_batch.clients["dynamodb"]
+    ledger = unique_name("ledger")
+    dynamodb.create_table(
+        TableName=ledger,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+    )
+    settings = first_batch.settings.model_copy(update={"ledger_table": ledger})
+    ghost = first_batch.lake.batch("b1")[0].model_copy(
+        update={"key": "curated/orders/batch=b9/ghost.parquet"}
+    )
+    lost = command(first_batch, "b1").model_copy(
+        update={"run_id": "run-b9", "payload": KpiRequest(batch_id="b9", curated=[ghost])}
+    )
+    first_batch.clients["sqs"].send_message(
+        QueueUrl=settings.kpi_queue_url, MessageBody=lost.model_dump_json()
+    )
+    # When
+    build_worker(settings, first_batch.clients).poll_once()
+    # Then
+    record = dynamodb.get_item(
+        TableName=ledger, Key=failure_record_key("run-b9"), ConsistentRead=True
+    )["Item"]
+    cause = TaskFailure.model_validate_json(record["cause"]["S"])
+    assert (cause.error, cause.stage, cause.files) == (
+        TaskErrorName.STAGED_OBJECT_MISSING,
+        "kpi",
+        [ghost.key],
+    )
+    assert day_row(first_batch, MAR1) is None
 
 
 def test_s3_store_lists_only_curated_parquet_of_a_kind(kpi_stack: KpiStack) -> None:

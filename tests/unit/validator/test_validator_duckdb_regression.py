@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-
 from shopflow_contracts.rows import FileKind
 from shopflow_validator.domain import validate_file
 

@@ -13,8 +13,6 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-from validator_support import GOOD_ITEMS, GOOD_ORDERS, ITEMS_HEADER, ORDERS_HEADER
-
 from shopflow_contracts.messages import (
     StagedFile,
     TaskErrorName,
@@ -25,6 +23,7 @@ from shopflow_contracts.rows import FileKind
 from shopflow_contracts.taskworker import TaskError
 from shopflow_validator.domain import REJECTS_HEADER
 from shopflow_validator.handler import HandlerConfig, ValidateHandler, batch_stems
+from validator_support import GOOD_ITEMS, GOOD_ORDERS, ITEMS_HEADER, ORDERS_HEADER
 
 BUCKET = "shop-data"
 BATCH = "batch-0001"
@@ -56,7 +55,9 @@ class InMemoryObjectStore:
         return sorted(key for _, key in self.objects if key.startswith(prefix))
 
 
-def stage(store: InMemoryObjectStore, kind: FileKind, name: str, content: str | bytes) -> StagedFile:
+def stage(
+    store: InMemoryObjectStore, kind: FileKind, name: str, content: str | bytes
+) -> StagedFile:
     body = content.encode() if isinstance(content, str) else content
     key = f"raw/batch={BATCH}/{kind.value}/{name}"
     store.objects[(BUCKET, key)] = body
@@ -162,7 +163,9 @@ def test_given_a_file_rejected_as_a_whole_when_handled_then_the_batch_fails(
     tmp_path: Path,
 ) -> None:
     store = InMemoryObjectStore()
-    staged = stage(store, FileKind.ORDERS, "1-orders.csv.gz", gzip.compress(GOOD_ORDERS.encode())[:-12])
+    staged = stage(
+        store, FileKind.ORDERS, "1-orders.csv.gz", gzip.compress(GOOD_ORDERS.encode())[:-12]
+    )
 
     with pytest.raises(TaskError) as raised:
         handler(store, tmp_path, threshold="0.99").handle(command(staged))
@@ -177,7 +180,9 @@ def test_given_files_within_the_threshold_when_handled_then_curated_rejects_and_
 ) -> None:
     store = InMemoryObjectStore()
     orders = stage(store, FileKind.ORDERS, "1-orders.csv", GOOD_ORDERS)
-    items = stage(store, FileKind.ORDER_ITEMS, "2-items.csv.gz", gzip.compress(half_bad_items(5, 5).encode()))
+    items = stage(
+        store, FileKind.ORDER_ITEMS, "2-items.csv.gz", gzip.compress(half_bad_items(5, 5).encode())
+    )
     header_only = stage(store, FileKind.ORDERS, "3-orders.csv", ORDERS_HEADER + "\n")
     message_id = UUID("00000000-0000-4000-8000-000000000001")
     now = datetime(2025, 3, 30, 17, 0, tzinfo=UTC)
@@ -230,7 +235,9 @@ def test_given_a_share_exactly_at_the_threshold_when_handled_then_the_batch_pass
     tmp_path: Path,
 ) -> None:
     store = InMemoryObjectStore()
-    items = stage(store, FileKind.ORDER_ITEMS, "2-items.csv", half_bad_items(bad_rows=1, good_rows=3))
+    items = stage(
+        store, FileKind.ORDER_ITEMS, "2-items.csv", half_bad_items(bad_rows=1, good_rows=3)
+    )
 
     outcome = handler(store, tmp_path, threshold="0.25").handle(command(items))
     assert (outcome.payload.files[0].rows_in, outcome.payload.files[0].rejected) == (4, 1)
@@ -252,9 +259,13 @@ def test_given_the_same_command_twice_when_handled_then_same_keys_and_same_conte
     validator = handler(store, tmp_path)
 
     first = validator.handle(incoming)
-    written_once = {key: body for key, body in store.objects.items() if not key[1].startswith("raw/")}
+    written_once = {
+        key: body for key, body in store.objects.items() if not key[1].startswith("raw/")
+    }
     second = validator.handle(incoming)
-    written_twice = {key: body for key, body in store.objects.items() if not key[1].startswith("raw/")}
+    written_twice = {
+        key: body for key, body in store.objects.items() if not key[1].startswith("raw/")
+    }
 
     assert first.payload == second.payload
     assert written_once == written_twice

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from shopflow_contracts.rows import FileKind
 from shopflow_validator.domain.records import ends_inside_quotes, split_records
 from shopflow_validator.domain.schema import ColumnType, column_specs
@@ -43,7 +42,9 @@ def test_given_blank_lines_and_a_multiline_record_when_split_then_lines_are_phys
     assert split.error is None
     assert (split.header, split.header_line, split.rows_in) == (["a", "b"], 2, 3)
     assert split.records_path.read_bytes() == b'3,1,"x\r\ny"\n6,2,z\n7,3,w\n'
-    index = [tuple(int(n) for n in entry.split(",")) for entry in split.index_path.read_text().split()]
+    index = [
+        tuple(int(n) for n in entry.split(",")) for entry in split.index_path.read_text().split()
+    ]
     records = split.records_path.read_bytes()
     assert [records[offset : offset + length] for _, offset, length in index] == [
         b'1,"x\r\ny"',

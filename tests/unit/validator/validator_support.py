@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-
 from shopflow_contracts.rows import FileKind
 from shopflow_validator.domain import REJECTS_HEADER, FileValidationResult, validate_file
 
@@ -87,15 +86,21 @@ def parquet_count(path: Path) -> int:
     return int(row[0])
 
 
-def parquet_rows(path: Path, select: str = "*", order: str = "_source_line") -> list[tuple[Any, ...]]:
+def parquet_rows(
+    path: Path, select: str = "*", order: str = "_source_line"
+) -> list[tuple[Any, ...]]:
     """Rows of a Parquet file; timestamps must be selected as text (``x::VARCHAR``)."""
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
-    return connection.sql(f"SELECT {select} FROM read_parquet('{path}') ORDER BY {order}").fetchall()
+    return connection.sql(
+        f"SELECT {select} FROM read_parquet('{path}') ORDER BY {order}"
+    ).fetchall()
 
 
 def parquet_schema(path: Path) -> list[tuple[str, str]]:
     return [
         (str(name), str(kind))
-        for name, kind, *_ in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+        for name, kind, *_ in duckdb.sql(
+            f"DESCRIBE SELECT * FROM read_parquet('{path}')"
+        ).fetchall()
     ]

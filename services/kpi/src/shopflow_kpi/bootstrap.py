@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 import boto3
+from botocore.config import Config
 from shopflow_contracts.messages import KpiCommand
-from shopflow_contracts.taskworker import SqsTaskQueue, StepFunctionsTaskCallback, TaskWorker
+from shopflow_contracts.taskworker import (
+    DynamoFailureLog,
+    SqsTaskQueue,
+    StepFunctionsTaskCallback,
+    TaskWorker,
+)
 
 from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
 from shopflow_kpi.adapters.dynamo import DynamoKpiRepository
@@ -14,11 +20,22 @@ from shopflow_kpi.adapters.s3 import S3CuratedStore
 from shopflow_kpi.handler import KpiHandler
 from shopflow_kpi.settings import KpiSettings
 
+STAGE: Final = "kpi"
+
 
 def aws_clients(settings: KpiSettings) -> dict[str, Any]:
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        # Emulators such as the moto server only understand path-style bucket addressing.
+        s3={"addressing_style": "path" if settings.aws_endpoint_url else "auto"},
+    )
     session = boto3.session.Session(region_name=settings.aws_region)
     return {
-        name: session.client(name, endpoint_url=settings.aws_endpoint_url)
+        name: session.client(
+            name,
+            endpoint_url=settings.aws_endpoint_url,
+            config=config,
+        )
         for name in ("s3", "dynamodb", "sqs", "stepfunctions")
     }
 
@@ -40,11 +57,17 @@ def build_worker(
     settings: KpiSettings, clients: dict[str, Any] | None = None
 ) -> TaskWorker[KpiCommand]:
     clients = clients or aws_clients(settings)
+    failure_log = (
+        DynamoFailureLog(clients["dynamodb"], settings.ledger_table)
+        if settings.ledger_table
+        else None
+    )
     return TaskWorker(
-        stage="kpi",
+        stage=STAGE,
         command_type=KpiCommand,
         handle=build_handler(settings, clients).handle,
         queue=SqsTaskQueue(clients["sqs"], settings.kpi_queue_url),
         callback=StepFunctionsTaskCallback(clients["stepfunctions"]),
+        failure_log=failure_log,
         wait_seconds=settings.poll_wait_seconds,
     )

@@ -23,6 +23,11 @@ class KpiSettings(BaseSettings):
     kpi_queue_url: str
     daily_kpis_table: str
     category_kpis_table: str
+    ledger_table: str | None = Field(
+        default=None,
+        description="Where typed failures are recorded (FAILURE#<run id>) for the state "
+        "machine's failure path; unset, failures are only reported to Step Functions.",
+    )
 
     duckdb_memory_limit: str = Field(
         default="512MB", description="DuckDB memory_limit; beyond it DuckDB spills to work_dir."

@@ -7,7 +7,12 @@ from typing import Any
 
 import boto3
 from shopflow_contracts.messages import LoadCommand, WaitSeconds
-from shopflow_contracts.taskworker import SqsTaskQueue, StepFunctionsTaskCallback, TaskWorker
+from shopflow_contracts.taskworker import (
+    DynamoFailureLog,
+    SqsTaskQueue,
+    StepFunctionsTaskCallback,
+    TaskWorker,
+)
 
 from shopflow_loader.adapters.dynamo import DynamoLedger
 from shopflow_loader.adapters.s3 import S3ObjectStore
@@ -62,6 +67,7 @@ def build_loader(settings: LoaderSettings, clients: dict[str, Any] | None = None
         handle=handler.handle,
         queue=SqsTaskQueue(clients["sqs"], settings.loader_queue_url),
         callback=StepFunctionsTaskCallback(clients["stepfunctions"]),
+        failure_log=DynamoFailureLog(clients["dynamodb"], settings.ledger_table),
         wait_seconds=settings.poll_wait_seconds,
     )
     return Loader(trigger=trigger, worker=worker)

@@ -7,7 +7,12 @@ from typing import Any, Final
 import boto3
 from botocore.config import Config
 from shopflow_contracts.messages import ValidateCommand
-from shopflow_contracts.taskworker import SqsTaskQueue, StepFunctionsTaskCallback, TaskWorker
+from shopflow_contracts.taskworker import (
+    DynamoFailureLog,
+    SqsTaskQueue,
+    StepFunctionsTaskCallback,
+    TaskWorker,
+)
 
 from shopflow_validator.adapters.s3 import S3ObjectStore
 from shopflow_validator.domain import ValidationConfig
@@ -54,5 +59,6 @@ def build_worker(settings: ValidatorSettings) -> TaskWorker[ValidateCommand]:
         handle=handler.handle,
         queue=SqsTaskQueue(_client(settings, "sqs"), settings.validator_queue_url),
         callback=StepFunctionsTaskCallback(_client(settings, "stepfunctions")),
+        failure_log=DynamoFailureLog(_client(settings, "dynamodb"), settings.ledger_table),
         wait_seconds=settings.poll_wait_seconds,
     )

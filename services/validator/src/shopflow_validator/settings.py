@@ -19,8 +19,10 @@ class ValidatorSettings(BaseSettings):
     poll_wait_seconds: int = Field(default=20, ge=0, le=20)
     data_bucket: str
     validator_queue_url: str
+    # Typed failures are recorded here for the state machine's failure path.
+    ledger_table: str
     # A file whose share of rejected rows is above this fails the run; exact, hence Decimal.
-    reject_threshold: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
+    reject_threshold: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)
     duckdb_memory_limit: str = "512MB"
     duckdb_threads: int = Field(default=2, ge=1)
     work_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()))

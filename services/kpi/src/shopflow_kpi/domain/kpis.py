@@ -189,6 +189,9 @@ affected_order_ids AS (
     WHERE id IN (SELECT id FROM batch_item_ids)
     UNION
     SELECT order_id FROM batch_order_items
+    UNION
+    SELECT order_id FROM current_order_items
+    WHERE product_id IN (SELECT id FROM batch_product_ids)
 ),
 item_dates AS (
     SELECT order_date FROM current_orders

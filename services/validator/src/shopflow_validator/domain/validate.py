@@ -126,8 +126,9 @@ def _connect(database: Path, spill_dir: Path, config: ValidationConfig) -> Any:
             "memory_limit": config.memory_limit,
             "threads": config.threads,
             "temp_directory": str(spill_dir),
-            # Parquet row order (by source line) must not depend on thread scheduling.
-            "preserve_insertion_order": True,
+            # Keeping scan order would make DuckDB buffer whole tables in memory; every
+            # output that needs an order (Parquet, rejects) asks for it with ORDER BY.
+            "preserve_insertion_order": False,
         },
     )
     connection.execute("SET TimeZone = 'UTC'")
@@ -201,10 +202,12 @@ def _verdicts_table_sql(split: SplitFile, width: int) -> str:
     # trusted and is rejected as malformed.
     return f"""
         CREATE TABLE verdicts AS
-        WITH parsed AS (
-            SELECT _line, count(*) AS copies, any_value(rule) AS rule,
-                   any_value(message) AS message
-            FROM checked WHERE _line IS NOT NULL GROUP BY _line
+        WITH duplicated AS (
+            SELECT _line FROM checked WHERE _line IS NOT NULL GROUP BY _line HAVING count(*) > 1
+        ),
+        parsed AS (
+            SELECT _line, rule, message FROM checked
+            WHERE _line IS NOT NULL AND _line NOT IN (SELECT _line FROM duplicated)
         ),
         unparsed AS (
             SELECT TRY_CAST(split_part(csv_line, ',', 1) AS BIGINT) AS line,
@@ -214,12 +217,12 @@ def _verdicts_table_sql(split: SplitFile, width: int) -> str:
         )
         SELECT records.line, records.raw_offset, records.raw_length,
             CASE
-                WHEN parsed.copies = 1 AND unparsed.line IS NULL THEN parsed.rule
+                WHEN parsed._line IS NOT NULL AND unparsed.line IS NULL THEN parsed.rule
                 WHEN unparsed.line IS NOT NULL THEN {parse_rule} ELSE 'malformed_row' END
                 ELSE 'malformed_row'
             END AS rule,
             CASE
-                WHEN parsed.copies = 1 AND unparsed.line IS NULL THEN parsed.message
+                WHEN parsed._line IS NOT NULL AND unparsed.line IS NULL THEN parsed.message
                 WHEN unparsed.error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS')
                     THEN {field_count_message}
                 WHEN unparsed.line IS NOT NULL THEN 'unreadable record: ' || unparsed.error_message
@@ -255,20 +258,19 @@ _Reject = tuple[int, int, int, str, str]
 
 
 def _rejects_from_duckdb(connection: Any) -> Iterator[_Reject]:
-    connection.execute(
-        "CREATE TABLE rejected AS SELECT line, raw_offset, raw_length, rule, message "
-        "FROM verdicts WHERE rule IS NOT NULL ORDER BY line"
-    )
-    # Paged by rowid so only one page of rejects is in Python at a time.
-    (total,) = connection.execute("SELECT count(*) FROM rejected").fetchone()
-    for start in range(0, total, REJECTS_PAGE_ROWS):
+    # Paged by line number so only one page of rejects is in Python at a time.
+    last_line = -1
+    while True:
         page = connection.execute(
-            "SELECT line, raw_offset, raw_length, rule, message FROM rejected "
-            "WHERE rowid >= ? AND rowid < ? ORDER BY rowid",
-            [start, start + REJECTS_PAGE_ROWS],
+            "SELECT line, raw_offset, raw_length, rule, message FROM verdicts "
+            "WHERE rule IS NOT NULL AND line > ? ORDER BY line LIMIT ?",
+            [last_line, REJECTS_PAGE_ROWS],
         ).fetchall()
         for line, offset, length, rule, message in page:
             yield int(line), int(offset), int(length), str(rule), str(message)
+        if len(page) < REJECTS_PAGE_ROWS:
+            return
+        last_line = int(page[-1][0])
 
 
 def _rejects_of_whole_file(split: SplitFile, error: FileError) -> Iterator[_Reject]:

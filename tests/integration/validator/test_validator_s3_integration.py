@@ -1,0 +1,193 @@
+"""The validator's S3 adapter and handler against the moto server, over real HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import duckdb
+import pytest
+from shopflow_contracts.messages import (
+    StagedFile,
+    TaskErrorName,
+    ValidateCommand,
+    ValidateRequest,
+)
+from shopflow_contracts.rows import FileKind
+from shopflow_contracts.taskworker import TaskError
+from shopflow_validator.adapters.s3 import S3ObjectStore
+from shopflow_validator.bootstrap import build_handler
+from shopflow_validator.settings import ValidatorSettings
+
+ITEMS = (
+    "\ufeffid,order_id,user_id,product_id,status,created_at,shipped_at,delivered_at,returned_at,"
+    "sale_price,coupon\r\n"
+    "1,1,10,500,Complete,2025-03-30T16:14:26,,,,0.10,x\r\n"
+    "2,1,10,501,complete,2025-03-30 16:14:26 UTC,,,,0.20,y\r\n"
+    "3,2,11,502,lost,2025-03-30T16:14:26,,,,5.00,z\r\n"
+    "4,2,11,503,shipped,2025-03-30T16:14:26,,,,1.005,z\r\n"
+    "5,3,12,504,pending,2025-03-30T16:14:26,,,,7.70,z\r\n"
+)
+ORDERS = (
+    "order_id,user_id,status,created_at,num_of_item\n"
+    "1,10,complete,2025-03-30T16:14:26,2\n"
+    "2,11,pending,2025-03-30T16:14:26,x\n"
+    "3,12,pending,2025-03-30T16:14:26,0\n"
+)
+
+
+@pytest.fixture
+def s3(aws_client: Callable[[str], Any]) -> Any:
+    return aws_client("s3")
+
+
+@pytest.fixture
+def bucket(s3: Any, unique_name: Callable[[str], str]) -> str:
+    name = unique_name("validator")
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def stage(s3: Any, bucket: str, batch: str, kind: FileKind, name: str, body: bytes) -> StagedFile:
+    key = f"raw/batch={batch}/{kind.value}/{name}"
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return StagedFile(
+        kind=kind,
+        source_bucket=bucket,
+        source_key=f"landing/{name}",
+        bucket=bucket,
+        key=key,
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        etag="etag",
+        ingest_seq=f"2025-03-30T16:14:26Z#000{name[0]}#landing/{name}",
+    )
+
+
+def command(batch: str, files: list[StagedFile]) -> ValidateCommand:
+    return ValidateCommand(
+        message_id=uuid4(),
+        run_id=batch,
+        occurred_at=datetime.now(UTC),
+        task_token="token",
+        payload=ValidateRequest(batch_id=batch, files=files),
+    )
+
+
+def settings(bucket: str, tmp_path: Path, threshold: str) -> ValidatorSettings:
+    return ValidatorSettings(
+        data_bucket=bucket,
+        validator_queue_url="http://unused",
+        ledger_table="unused",
+        reject_threshold=Decimal(threshold),
+        work_dir=tmp_path / "work",
+    )
+
+
+def body_of(s3: Any, bucket: str, key: str) -> bytes:
+    return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def keys_under(s3: Any, bucket: str, prefix: str) -> list[str]:
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+def test_given_objects_in_s3_when_sizing_them_then_missing_ones_are_none(
+    s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    store = S3ObjectStore(s3)
+    s3.put_object(Bucket=bucket, Key="a/b.csv", Body=b"12345")
+
+    assert store.size_of(bucket, "a/b.csv") == 5
+    assert store.size_of(bucket, "a/missing.csv") is None
+
+    target = tmp_path / "deep" / "b.csv"
+    store.download(bucket, "a/b.csv", target)
+    assert target.read_bytes() == b"12345"
+
+
+def test_given_a_staged_batch_in_s3_when_handled_then_outputs_land_under_their_prefixes(
+    s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    batch = "b-" + uuid4().hex[:8]
+    items = stage(
+        s3, bucket, batch, FileKind.ORDER_ITEMS, "1-items.csv.gz", gzip.compress(ITEMS.encode())
+    )
+    handler = build_handler(settings(bucket, tmp_path, "0.5"), s3_client=s3)
+
+    result = handler.handle(command(batch, [items]))
+
+    (file,) = result.payload.files
+    assert (file.rows_in, file.accepted, file.rejected) == (5, 3, 2)
+    assert file.rows_in == file.accepted + file.rejected
+    assert sorted((r.rule, r.count) for r in file.top_reasons) == [
+        ("invalid_money:sale_price", 1),
+        ("unknown_status", 1),
+    ]
+    (curated,) = result.payload.curated
+    assert curated.key == f"curated/order_items/batch={batch}/1-items.parquet"
+    assert keys_under(s3, bucket, "curated/") == [curated.key]
+    assert keys_under(s3, bucket, "rejects/") == [f"rejects/batch={batch}/1-items.rejected.csv"]
+    assert keys_under(s3, bucket, "reports/") == [f"reports/batch={batch}/1-items.report.json"]
+
+    parquet = tmp_path / "curated.parquet"
+    parquet.write_bytes(body_of(s3, bucket, curated.key))
+    rows = duckdb.sql(
+        f"SELECT id, status, sale_price, _source_line FROM read_parquet('{parquet}') ORDER BY id"
+    ).fetchall()
+    assert rows == [
+        (1, "complete", Decimal("0.10"), 2),
+        (2, "complete", Decimal("0.20"), 3),
+        (5, "pending", Decimal("7.70"), 6),
+    ]
+    rejects = body_of(s3, bucket, f"rejects/batch={batch}/1-items.rejected.csv").decode()
+    assert rejects.splitlines()[0] == "source_key,line,rule,message,raw_line"
+    assert "landing/1-items.csv.gz,4,unknown_status," in rejects
+    report = json.loads(body_of(s3, bucket, file.report_key))
+    assert report["extra_columns_ignored"] == ["coupon"]
+    assert report["gzip"] is True
+
+
+def test_given_a_batch_above_the_threshold_in_s3_when_handled_then_no_curated_object_exists(
+    s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    batch = "b-" + uuid4().hex[:8]
+    items = stage(s3, bucket, batch, FileKind.ORDER_ITEMS, "1-items.csv", ITEMS.encode())
+    orders = stage(s3, bucket, batch, FileKind.ORDERS, "2-orders.csv", ORDERS.encode())
+    handler = build_handler(settings(bucket, tmp_path, "0.5"), s3_client=s3)
+
+    with pytest.raises(TaskError) as raised:
+        handler.handle(command(batch, [items, orders]))
+
+    assert raised.value.error is TaskErrorName.VALIDATION_FAILED
+    assert raised.value.files == [orders.source_key]
+    assert "2 of 3 rows rejected" in raised.value.reason
+    assert keys_under(s3, bucket, "curated/") == []
+    assert keys_under(s3, bucket, "reports/") == [
+        f"reports/batch={batch}/1-items.report.json",
+        f"reports/batch={batch}/2-orders.report.json",
+    ]
+
+
+def test_given_a_staged_key_that_is_not_in_s3_when_handled_then_staged_object_missing(
+    s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    batch = "b-" + uuid4().hex[:8]
+    items = stage(s3, bucket, batch, FileKind.ORDER_ITEMS, "1-items.csv", ITEMS.encode())
+    s3.delete_object(Bucket=bucket, Key=items.key)
+    handler = build_handler(settings(bucket, tmp_path, "0.5"), s3_client=s3)
+
+    with pytest.raises(TaskError) as raised:
+        handler.handle(command(batch, [items]))
+
+    assert raised.value.error is TaskErrorName.STAGED_OBJECT_MISSING
+    assert items.key in raised.value.reason
+    assert keys_under(s3, bucket, "") == []

@@ -221,14 +221,16 @@ CREATE OR REPLACE TEMP TABLE kpi_dates AS
 SELECT DISTINCT unnest(CAST($dates AS DATE[])) AS order_date
 """
 
+# Materialised, not views: both KPI queries read them, and they hold only the touched dates,
+# whereas deriving them re-reads and re-deduplicates all curated data.
 _COUNTED_SQL = """
-CREATE OR REPLACE TEMP VIEW counted_orders AS
+CREATE OR REPLACE TEMP TABLE counted_orders AS
 SELECT o.order_id, o.user_id, o.order_date
 FROM current_orders AS o
 JOIN kpi_dates USING (order_date)
 WHERE o.status <> 'cancelled';
 
-CREATE OR REPLACE TEMP VIEW counted_items AS
+CREATE OR REPLACE TEMP TABLE counted_items AS
 SELECT
     i.id AS item_id,
     i.order_id,

@@ -40,6 +40,27 @@ class LandedObject(Contract):
     event_time: AwareDatetime
     event_id: str = Field(description="The EventBridge event id; identical on re-delivery.")
 
+    @property
+    def arrival_id(self) -> str:
+        """Identity of this upload event: the same on re-delivery, different for any new upload.
+
+        The event id alone would do on AWS; the emulator gives every S3 event the same id, so
+        the id is combined with what the event says about the object and its time.
+        """
+        import hashlib
+
+        identity = "\n".join(
+            (
+                self.event_id,
+                self.bucket,
+                self.key,
+                self.etag,
+                self.sequencer,
+                self.event_time.isoformat(),
+            )
+        )
+        return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
 
 class WaitSeconds(Contract):
     """Lengths of the two Wait states; 30 s and 40 s in production, 0 locally and in tests."""

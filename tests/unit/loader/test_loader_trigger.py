@@ -111,8 +111,9 @@ def test_an_identical_reupload_starts_no_second_run_while_the_first_holds_it(
     # Then no run starts, and the ledger shows what the upload was a duplicate of
     assert outcome.started == []
     assert outcome.duplicates == [again]
-    assert ledger.entries["ARRIVAL#e9"].attributes["outcome"] == "duplicate_content"
-    assert ledger.entries["ARRIVAL#e9"].batch_id == batch_id
+    record = ledger.entries[f"ARRIVAL#{again.arrival_id}"]
+    assert record.attributes["outcome"] == "duplicate_content"
+    assert record.batch_id == batch_id
 
 
 def test_a_file_whose_run_failed_can_be_uploaded_again(
@@ -147,3 +148,19 @@ def test_a_message_that_is_not_an_s3_event_is_left_for_the_dead_letter_queue(
     assert outcome.started == []
     assert queue.deleted == []
     assert executions.states == {}
+
+
+def test_distinct_uploads_sharing_an_event_id_are_still_distinct_arrivals(
+    trigger: ArrivalTrigger, queue: FakeQueue, executions: FakeExecutions
+) -> None:
+    # Given two different files whose events carry the same id (moto gives every S3 event
+    # one constant id)
+    orders = landed("landing/a.csv", ORDERS_CSV, event_id="same", seconds=1)
+    items = landed("landing/b.csv", ITEMS_CSV, event_id="same", seconds=1)
+    queue.send(s3_event(orders))
+    queue.send(s3_event(items))
+    # When the trigger runs
+    (batch_id,) = trigger.run_once().started
+    # Then both are in the batch
+    execution_input = BatchExecutionInput.model_validate_json(executions.inputs[batch_id])
+    assert sorted(o.key for o in execution_input.objects) == ["landing/a.csv", "landing/b.csv"]

@@ -69,7 +69,7 @@ class LoadHandler:
                 )
                 continue
             first_key_of_content[sha256] = landed.key
-            kind = kinds[landed.event_id]
+            kind = kinds[landed.arrival_id]
             target = staged_key(batch_id, kind, position, landed.key)
             self.store.copy(landed.bucket, landed.key, self.data_bucket, target)
             self._record_file(sha256, batch_id, landed, kind, target)
@@ -110,7 +110,7 @@ class LoadHandler:
             if recognition.kind is None:
                 problems.append((landed.key, recognition.problem or "unrecognised file"))
             else:
-                kinds[landed.event_id] = recognition.kind
+                kinds[landed.arrival_id] = recognition.kind
         if problems:
             reason = "; ".join(f"{key}: {problem}" for key, problem in problems)
             raise TaskError(

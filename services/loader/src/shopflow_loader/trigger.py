@@ -26,7 +26,7 @@ log = logging.getLogger("shopflow.loader.trigger")
 
 
 def arrival_key(landed: LandedObject) -> str:
-    return f"ARRIVAL#{landed.event_id}"
+    return f"ARRIVAL#{landed.arrival_id}"
 
 
 def content_key(landed: LandedObject) -> str:
@@ -142,7 +142,7 @@ class ArrivalTrigger:
     def _already_held(self, landed: LandedObject, outcome: TriggerOutcome) -> bool:
         held = self.ledger.get(arrival_key(landed))
         if held is not None and self._live(held.batch_id):
-            log.info("arrival %s re-delivered; batch %s holds it", landed.event_id, held.batch_id)
+            log.info("arrival of %s re-delivered; batch %s holds it", landed.key, held.batch_id)
             return True
         content = self.ledger.get(content_key(landed))
         if content is not None and self._live(content.batch_id):
@@ -182,5 +182,5 @@ def _unique_events(
 ) -> list[LandedObject]:
     seen: dict[str, LandedObject] = {}
     for _, landed in arrivals:
-        seen.setdefault(landed.event_id, landed)
+        seen.setdefault(landed.arrival_id, landed)
     return list(seen.values())

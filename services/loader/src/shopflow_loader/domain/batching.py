@@ -15,13 +15,13 @@ _DIGEST_CHARS = 20
 def batch_id_for(objects: Iterable[LandedObject]) -> str:
     """A name that only depends on *which* arrivals form the batch.
 
-    The same set of event ids always yields the same id, so a batch rebuilt after a crash
+    The same set of arrivals always yields the same id, so a batch rebuilt after a crash
     or from re-delivered messages maps onto the execution that already exists.
     """
-    arrivals = sorted(objects, key=lambda landed: landed.event_id)
+    arrivals = sorted(objects, key=lambda landed: landed.arrival_id)
     if not arrivals:
         raise ValueError("a batch needs at least one arrival")
-    digest = hashlib.sha256("\n".join(a.event_id for a in arrivals).encode()).hexdigest()
+    digest = hashlib.sha256("\n".join(a.arrival_id for a in arrivals).encode()).hexdigest()
     first = min(a.event_time for a in arrivals)
     return f"b{first:%Y%m%dT%H%M%S}-{digest[:_DIGEST_CHARS]}"
 

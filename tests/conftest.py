@@ -44,19 +44,19 @@ def moto_endpoint() -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)  # noqa: S310
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("moto server did not start") from None
                 time.sleep(0.1)
-        config = urllib.request.Request(  # noqa: S310
+        config = urllib.request.Request(
             f"{endpoint}/moto-api/config",
             data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
-        urllib.request.urlopen(config, timeout=5)  # noqa: S310
+        urllib.request.urlopen(config, timeout=5)
         yield endpoint
     finally:
         server.terminate()
@@ -76,7 +76,7 @@ def aws_client(moto_endpoint: str) -> Callable[[str], Any]:
             endpoint_url=moto_endpoint,
             region_name=REGION,
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106
+            aws_secret_access_key="testing",
         )
 
     return make

@@ -77,7 +77,11 @@ class Pipeline:
 
     def entered_states(self, execution: operations.Execution) -> list[str]:
         history = self.sfn.get_execution_history(executionArn=execution.arn)["events"]
-        return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in history
+            if "stateEnteredEventDetails" in e
+        ]
 
     def notifications(self) -> list[str]:
         bodies: list[str] = []

@@ -143,7 +143,12 @@ class CuratedFile(Contract):
 
 
 class FileValidation(Contract):
-    """What validation made of one file. ``rows_in == accepted + rejected``."""
+    """What validation made of one file.
+
+    Every row is counted exactly once: ``rows_in == accepted + rejected + duplicates +
+    pending``. ``duplicates`` are rows identical to one already accepted (they count once);
+    ``pending`` are rows held until a row they depend on arrives.
+    """
 
     kind: FileKind
     source_key: str
@@ -151,6 +156,9 @@ class FileValidation(Contract):
     rows_in: int = Field(ge=0)
     accepted: int = Field(ge=0)
     rejected: int = Field(ge=0)
+    duplicates: int = Field(default=0, ge=0)
+    pending: int = Field(default=0, ge=0)
+    warnings: list[str] = Field(default_factory=list)
     top_reasons: list[RejectReason]
     curated: CuratedFile | None
     rejects_key: str | None

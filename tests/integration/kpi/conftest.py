@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kpi_s3_lake import KpiStack, S3Lake
+from kpi_s3_lake import KpiStack, S3Lake, create_ledger_table
 from shopflow_kpi.settings import KpiSettings
 
 
@@ -62,7 +62,10 @@ def kpi_stack(
     daily, category = unique_name("daily-kpis"), unique_name("category-kpis")
     create_kpi_tables(clients["dynamodb"], daily, category)
     queue_url = clients["sqs"].create_queue(QueueName=unique_name("kpi"))["QueueUrl"]
+    ledger = unique_name("ledger")
+    create_ledger_table(clients["dynamodb"], ledger)
     settings = KpiSettings(
+        ledger_table=ledger,
         aws_endpoint_url=moto_endpoint,
         data_bucket=bucket,
         kpi_queue_url=queue_url,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,73 +9,19 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from kpi_fakes import BUCKET, FakeCuratedStore, FakeKpiRepository
 from kpi_lake import CuratedLake
 from shopflow_contracts.messages import CuratedFile, KpiCommand, KpiRequest, TaskErrorName
 from shopflow_contracts.rows import FileKind
 from shopflow_contracts.taskworker import TaskError
 from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
-from shopflow_kpi.domain import CategoryKpi, DayKpi
+from shopflow_kpi.domain import DayKpi
 from shopflow_kpi.handler import KpiHandler
-from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissingError, Stamp
+from shopflow_kpi.ports import CuratedObjectsMissingError, Stamp
 
 ORDERS, ITEMS, PRODUCTS = FileKind.ORDERS, FileKind.ORDER_ITEMS, FileKind.PRODUCTS
-BUCKET = "data"
 MAR1, MAR2 = date(2024, 3, 1), date(2024, 3, 2)
 NOW = datetime(2024, 3, 5, 8, 0, tzinfo=UTC)
-
-
-class FakeCuratedStore:
-    """The curated files of a CuratedLake, as if they sat in the data bucket."""
-
-    def __init__(self, lake: CuratedLake) -> None:
-        self.lake = lake
-        self.unlisted: set[str] = set()
-        self.lost: set[str] = set()
-        self.listed_kinds: list[FileKind] = []
-
-    def _objects(self) -> dict[CuratedObject, Path]:
-        return {
-            CuratedObject(kind, BUCKET, path.relative_to(self.lake.root).as_posix()): path
-            for _, kind, path in self.lake.files
-        }
-
-    def list_curated(self, kind: FileKind) -> list[CuratedObject]:
-        self.listed_kinds.append(kind)
-        return [o for o in self._objects() if o.kind == kind and o.key not in self.unlisted]
-
-    def fetch(self, objects: Sequence[CuratedObject], into: Path) -> Mapping[CuratedObject, Path]:
-        sources = self._objects()
-        missing = [o for o in objects if o not in sources or o.key in self.lost]
-        if missing:
-            raise CuratedObjectsMissingError(missing)
-        into.mkdir(parents=True, exist_ok=True)
-        fetched = {}
-        for n, obj in enumerate(objects):
-            fetched[obj] = Path(shutil.copy(sources[obj], into / f"{n}.parquet"))
-        return fetched
-
-
-class FakeKpiRepository:
-    def __init__(self) -> None:
-        self.days: dict[date, tuple[DayKpi, Stamp]] = {}
-        self.categories: dict[tuple[str, date], tuple[CategoryKpi, Stamp]] = {}
-
-    def write_day_rows(self, rows: Sequence[DayKpi], stamp: Stamp) -> int:
-        self.days.update({row.order_date: (row, stamp) for row in rows})
-        return len(rows)
-
-    def write_category_rows(self, rows: Sequence[CategoryKpi], stamp: Stamp) -> int:
-        self.categories.update({(row.category, row.order_date): (row, stamp) for row in rows})
-        return len(rows)
-
-    def categories_on(self, order_date: date) -> set[str]:
-        return {c for c, d in self.categories if d == order_date}
-
-    def delete_rows(self, days: Sequence[date], categories: Sequence[tuple[str, date]]) -> None:
-        for d in days:
-            self.days.pop(d, None)
-        for key in categories:
-            self.categories.pop(key, None)
 
 
 class Pipeline:

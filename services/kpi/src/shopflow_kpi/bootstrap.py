@@ -16,8 +16,9 @@ from shopflow_contracts.taskworker import (
 
 from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
 from shopflow_kpi.adapters.dynamo import DynamoKpiRepository
+from shopflow_kpi.adapters.lease import DynamoStateLease
 from shopflow_kpi.adapters.s3 import S3CuratedStore
-from shopflow_kpi.handler import KpiHandler
+from shopflow_kpi.handler import KpiHandler, LeaseWait
 from shopflow_kpi.settings import KpiSettings
 
 STAGE: Final = "kpi"
@@ -50,6 +51,12 @@ def build_handler(settings: KpiSettings, clients: dict[str, Any]) -> KpiHandler:
             memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
         ),
         work_dir=settings.work_dir,
+        lease=DynamoStateLease(
+            clients["dynamodb"],
+            settings.ledger_table,
+            lease_seconds=settings.state_lease_seconds,
+        ),
+        lease_wait=LeaseWait(max_seconds=settings.state_lease_wait_seconds),
     )
 
 
@@ -57,17 +64,12 @@ def build_worker(
     settings: KpiSettings, clients: dict[str, Any] | None = None
 ) -> TaskWorker[KpiCommand]:
     clients = clients or aws_clients(settings)
-    failure_log = (
-        DynamoFailureLog(clients["dynamodb"], settings.ledger_table)
-        if settings.ledger_table
-        else None
-    )
     return TaskWorker(
         stage=STAGE,
         command_type=KpiCommand,
         handle=build_handler(settings, clients).handle,
         queue=SqsTaskQueue(clients["sqs"], settings.kpi_queue_url),
         callback=StepFunctionsTaskCallback(clients["stepfunctions"]),
-        failure_log=failure_log,
+        failure_log=DynamoFailureLog(clients["dynamodb"], settings.ledger_table),
         wait_seconds=settings.poll_wait_seconds,
     )

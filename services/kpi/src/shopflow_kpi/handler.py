@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import uuid4
 
-from shopflow_contracts.messages import KpiCommand, KpiOutcome, KpiResult, TaskErrorName
+from shopflow_contracts.messages import (
+    CuratedFile,
+    KpiCommand,
+    KpiOutcome,
+    KpiResult,
+    TaskErrorName,
+)
 from shopflow_contracts.rows import FileKind
 from shopflow_contracts.taskworker import TaskError
 
@@ -28,9 +37,19 @@ from shopflow_kpi.ports import (
     KpiEngine,
     KpiRepository,
     Stamp,
+    StateLease,
 )
 
 log = logging.getLogger("shopflow.kpi")
+
+
+@dataclass(frozen=True)
+class LeaseWait:
+    """How long a run waits for the KPI state lease before giving up (and being retried)."""
+
+    poll_seconds: float = 0.5
+    max_seconds: float = 600.0
+    sleep: Callable[[float], None] = time.sleep
 
 
 def _utc_now() -> datetime:
@@ -45,7 +64,11 @@ class KpiHandler:
         engine: KpiEngine,
         work_dir: Path,
         clock: Callable[[], datetime] = _utc_now,
+        lease: StateLease | None = None,
+        lease_wait: LeaseWait | None = None,
     ) -> None:
+        self._lease = lease
+        self._lease_wait = lease_wait or LeaseWait()
         self._store = store
         self._repository = repository
         self._engine = engine
@@ -54,16 +77,8 @@ class KpiHandler:
 
     def handle(self, command: KpiCommand) -> KpiResult:
         request = command.payload
-        batch = list(dict.fromkeys(CuratedObject(f.kind, f.bucket, f.key) for f in request.curated))
-        days: list[DayKpi] = []
-        categories: list[CategoryKpi] = []
-        dates: list[date] = []
-        if batch:
-            dates, days, categories = self._compute(batch)
-        stamp = Stamp(batch_id=request.batch_id, computed_at=self._clock())
-        day_rows = self._repository.write_day_rows(days, stamp)
-        category_rows = self._repository.write_category_rows(categories, stamp)
-        self._delete_absent(dates, days, categories)
+        with self._holding_lease(owner=f"{command.run_id}/{command.message_id}"):
+            dates, day_rows, category_rows = self._recompute(request.batch_id, request.curated)
         log.info(
             "kpis recomputed",
             extra={
@@ -84,6 +99,39 @@ class KpiHandler:
                 category_rows_written=category_rows,
             ),
         )
+
+    def _recompute(
+        self, batch_id: str, curated: Iterable[CuratedFile]
+    ) -> tuple[list[date], int, int]:
+        batch = list(dict.fromkeys(CuratedObject(f.kind, f.bucket, f.key) for f in curated))
+        days: list[DayKpi] = []
+        categories: list[CategoryKpi] = []
+        dates: list[date] = []
+        if batch:
+            dates, days, categories = self._compute(batch)
+        stamp = Stamp(batch_id=batch_id, computed_at=self._clock())
+        day_rows = self._repository.write_day_rows(days, stamp)
+        category_rows = self._repository.write_category_rows(categories, stamp)
+        self._delete_absent(dates, days, categories)
+        return dates, day_rows, category_rows
+
+    @contextmanager
+    def _holding_lease(self, owner: str) -> Iterator[None]:
+        """Read, compute and write under the state lease (see ``StateLease``)."""
+        if self._lease is None:
+            yield
+            return
+        waited = 0.0
+        while not self._lease.acquire(owner):
+            if waited >= self._lease_wait.max_seconds:
+                # Untyped on purpose: the state machine retries it later with backoff.
+                raise TimeoutError(f"KPI state lease still held after {waited:.0f}s")
+            self._lease_wait.sleep(self._lease_wait.poll_seconds)
+            waited += self._lease_wait.poll_seconds
+        try:
+            yield
+        finally:
+            self._lease.release(owner)
 
     def _compute(
         self, batch: list[CuratedObject]

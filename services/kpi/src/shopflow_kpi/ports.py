@@ -73,3 +73,17 @@ class KpiEngine(Protocol):
     """Opens the DuckDB connection a run computes on, spilling under ``scratch``."""
 
     def connect(self, scratch: Path) -> duckdb.DuckDBPyConnection: ...
+
+
+class StateLease(Protocol):
+    """A lease on the KPI state, held while a run reads curated data and writes KPI rows.
+
+    Runs that hold it one after another can never let a stale result overwrite a fresher
+    one: whoever writes last also read last, after every earlier writer had finished.
+    """
+
+    def acquire(self, owner: str) -> bool:
+        """Take the lease for ``owner``; False while someone else holds an unexpired one."""
+        ...
+
+    def release(self, owner: str) -> None: ...

@@ -23,11 +23,16 @@ class KpiSettings(BaseSettings):
     kpi_queue_url: str
     daily_kpis_table: str
     category_kpis_table: str
-    ledger_table: str | None = Field(
-        default=None,
-        description="Where typed failures are recorded (FAILURE#<run id>) for the state "
-        "machine's failure path; unset, failures are only reported to Step Functions.",
+    ledger_table: str = Field(
+        description="Holds the KPI state lease and the typed failures (FAILURE#<run id>) the "
+        "state machine's failure path reads."
     )
+    state_lease_seconds: int = Field(
+        default=900,
+        ge=30,
+        description="A lease left by a crashed run expires after this; longer than any run.",
+    )
+    state_lease_wait_seconds: float = Field(default=600, ge=0)
 
     duckdb_memory_limit: str = Field(
         default="512MB", description="DuckDB memory_limit; beyond it DuckDB spills to work_dir."

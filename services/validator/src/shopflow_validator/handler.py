@@ -27,12 +27,13 @@ from shopflow_contracts.messages import (
 from shopflow_contracts.taskworker import TaskError
 
 from shopflow_validator.domain import (
+    BatchFile,
     FileValidationResult,
     ValidationConfig,
     describe_failure,
     exceeds_threshold,
     stem_of,
-    validate_file,
+    validate_batch,
 )
 from shopflow_validator.ports import ObjectStore
 
@@ -104,11 +105,7 @@ class ValidateHandler:
         if work_root is not None:
             work_root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="validate-", dir=work_root) as work_name:
-            work = Path(work_name)
-            results = [
-                self._validate(staged, stem, work)
-                for staged, stem in zip(request.files, stems, strict=True)
-            ]
+            results = self._validate(request.files, stems, Path(work_name))
             keys = [
                 output_keys(request.batch_id, result.kind.value, result.stem) for result in results
             ]
@@ -166,33 +163,43 @@ class ValidateHandler:
                 TaskErrorName.STAGED_OBJECT_MISSING, "; ".join(problems), files=concerned
             )
 
-    def _validate(self, staged: StagedFile, stem: str, work: Path) -> FileValidationResult:
-        download = work / "staged" / stem
-        self._store.download(staged.bucket, staged.key, download)
-        try:
-            result = validate_file(
-                download,
-                staged.kind,
-                staged.source_key,
-                staged.ingest_seq,
-                work / "out",
-                self._config.validation,
-                stem=stem,
-                staged_key=staged.key,
-            )
-        finally:
-            download.unlink(missing_ok=True)
-        log.info(
-            "file validated",
-            extra={
-                "source_key": staged.source_key,
-                "rows_in": result.rows_in,
-                "accepted": result.accepted,
-                "rejected": result.rejected,
-                "file_error": None if result.file_error is None else result.file_error.rule,
-            },
+    def _validate(
+        self, files: list[StagedFile], stems: list[str], work: Path
+    ) -> list[FileValidationResult]:
+        def fetch(index: int, target: Path) -> None:
+            self._store.download(files[index].bucket, files[index].key, target)
+
+        results = validate_batch(
+            [
+                BatchFile(
+                    kind=staged.kind,
+                    source_key=staged.source_key,
+                    ingest_seq=staged.ingest_seq,
+                    stem=stem,
+                    staged_key=staged.key,
+                )
+                for staged, stem in zip(files, stems, strict=True)
+            ],
+            fetch,
+            work,
+            self._config.validation,
         )
-        return result
+        for result in results:
+            log.info(
+                "file validated",
+                extra={
+                    "source_key": result.source_key,
+                    "rows_in": result.rows_in,
+                    "accepted": result.accepted,
+                    "rejected": result.rejected,
+                    "duplicates": result.duplicates,
+                    "pending": result.pending,
+                    "corrections": result.corrections,
+                    "warnings": len(result.warnings),
+                    "file_error": None if result.file_error is None else result.file_error.rule,
+                },
+            )
+        return results
 
     def _upload_findings(
         self, batch_id: str, result: FileValidationResult, keys: OutputKeys
@@ -230,6 +237,9 @@ class ValidateHandler:
             rows_in=result.rows_in,
             accepted=result.accepted,
             rejected=result.rejected,
+            duplicates=result.duplicates,
+            pending=result.pending,
+            warnings=list(result.warnings),
             top_reasons=[
                 RejectReason(rule=rule, count=count)
                 for rule, count in result.top_reasons(TOP_REASONS)

@@ -27,10 +27,14 @@ class FileError:
 
 @dataclass(frozen=True)
 class FileValidationResult:
-    """What validating one file produced, locally. ``rows_in == accepted + rejected``.
+    """What validating one file produced, locally.
 
-    Rows are the data records of the file; blank lines are not rows. On a file-level
-    error no row is accepted and ``rows_in`` counts the records that could be read.
+    Every row is counted exactly once: ``rows_in == accepted + rejected + duplicates +
+    pending``. Rows are the data records of the file; blank lines are not rows. On a
+    file-level error no row is accepted and ``rows_in`` counts the records that could be
+    read. ``duplicates`` are rows identical (after normalisation) to the previous accepted
+    row with the same primary key in the file; they are not written again. ``pending`` is
+    always 0 here: rows whose parent is in another batch are the KPI stage's concern.
     """
 
     kind: FileKind
@@ -50,12 +54,22 @@ class FileValidationResult:
     report_path: Path
     ingest_seq: str = ""
     staged_key: str | None = None
+    duplicates: int = 0
+    pending: int = 0
+    # Accepted rows that replace an earlier accepted row with the same key in the file.
+    corrections: int = 0
+    # For people; never a reason to reject (num_of_item disagreeing with the batch's items).
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.rows_in != self.accepted + self.rejected:
+        counts = (self.rows_in, self.accepted, self.rejected, self.duplicates, self.pending)
+        if min(counts) < 0 or self.corrections < 0:
+            raise ValueError(f"{self.source_key}: negative count in {counts}")
+        if self.rows_in != self.accepted + self.rejected + self.duplicates + self.pending:
             raise ValueError(
                 f"{self.source_key}: rows_in {self.rows_in} != accepted {self.accepted} "
-                f"+ rejected {self.rejected}"
+                f"+ rejected {self.rejected} + duplicates {self.duplicates} "
+                f"+ pending {self.pending}"
             )
 
     @property

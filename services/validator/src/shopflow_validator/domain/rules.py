@@ -193,6 +193,28 @@ def _row_rules(specs: dict[str, ColumnSpec]) -> list[Rule]:
     return rules
 
 
+# Columns a batch context adds to an order item: its order's user_id, where that order is.
+BATCH_ORDER_USER = ident("b_user_id")
+BATCH_ORDER_SOURCE = ident("b_source")
+BATCH_ORDER_LINE = ident("b_line")
+
+
+def user_mismatch_rule(specs: tuple[ColumnSpec, ...]) -> Rule:
+    """An item whose ``user_id`` differs from that of its order in the same batch.
+
+    Only checked when the order is in the batch (the ``b_*`` columns are joined in from the
+    batch's accepted orders); an order from another batch is checked later, by the KPI stage.
+    """
+    user = {spec.name: spec for spec in specs}["user_id"]
+    return Rule(
+        "user_mismatch",
+        f"{BATCH_ORDER_USER} IS NOT NULL AND {typed(user)} <> {BATCH_ORDER_USER}",
+        f"'user_id ' || {_quoted(user)} || ' differs from user_id ' || {BATCH_ORDER_USER} "
+        f"|| ' of its order in this batch (' || {BATCH_ORDER_SOURCE} || ' line ' "
+        f"|| {BATCH_ORDER_LINE} || ')'",
+    )
+
+
 def rules_for(specs: tuple[ColumnSpec, ...]) -> list[Rule]:
     """Every rule a row of these columns must keep, in the order they are reported."""
     rules = [rule for spec in specs for rule in _cell_rules(spec)]

@@ -15,12 +15,13 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from shopflow_contracts.rows import (
+    PRIMARY_KEYS,
     REQUIRED_COLUMNS,
     FileKind,
     columns_of,
@@ -32,6 +33,10 @@ from shopflow_contracts.rows import (
 from shopflow_validator.domain.model import FileError, FileValidationResult, ValidationConfig
 from shopflow_validator.domain.records import SplitFile, split_records
 from shopflow_validator.domain.rules import (
+    BATCH_ORDER_LINE,
+    BATCH_ORDER_SOURCE,
+    BATCH_ORDER_USER,
+    Rule,
     first_broken,
     ident,
     parts_expression,
@@ -40,6 +45,7 @@ from shopflow_validator.domain.rules import (
     sql_text,
     typed,
     typed_expression,
+    user_mismatch_rule,
 )
 from shopflow_validator.domain.schema import ColumnSpec, column_specs
 
@@ -58,6 +64,9 @@ PARSE_ERROR_RULES = {
     "LINE SIZE OVER MAXIMUM": "record_too_long",
 }
 REJECTS_PAGE_ROWS = 50_000
+# How many duplicate and correction rows a report lists by line (all are counted).
+REPORT_LISTED_ROWS = 1_000
+ACCOUNTING = "rows_in == accepted + rejected + duplicates + pending"
 PADDED_PATTERNS = (" %", "% ", "\t%", "%\t")
 
 
@@ -119,7 +128,7 @@ def _layout(header: list[str], kind: FileKind) -> _Layout | FileError:
     return _Layout(positions, len(names), tuple(extra))
 
 
-def _connect(database: Path, spill_dir: Path, config: ValidationConfig) -> Any:
+def connect(database: Path, spill_dir: Path, config: ValidationConfig) -> Any:
     connection = duckdb.connect(
         str(database),
         config={
@@ -149,7 +158,26 @@ def _read_records_sql(split: SplitFile, layout: _Layout) -> str:
     )
 
 
-def _checked_table_sql(split: SplitFile, layout: _Layout, specs: tuple[ColumnSpec, ...]) -> str:
+def _batch_orders_join(batch_orders: Path | None, specs: tuple[ColumnSpec, ...]) -> str:
+    """Joins each order item to its order in the batch, if the batch has it (else NULLs)."""
+    if batch_orders is None:
+        return ""
+    order_id = typed({spec.name: spec for spec in specs}["order_id"])
+    return (
+        f"LEFT JOIN (SELECT order_id, user_id AS {BATCH_ORDER_USER}, "
+        f"source_key AS {BATCH_ORDER_SOURCE}, line AS {BATCH_ORDER_LINE} "
+        f"FROM read_parquet({sql_text(str(batch_orders))})) AS batch_orders "
+        f"ON batch_orders.order_id = converted.{order_id}"
+    )
+
+
+def _checked_table_sql(
+    split: SplitFile,
+    layout: _Layout,
+    specs: tuple[ColumnSpec, ...],
+    rules: list[Rule],
+    batch_orders: Path | None,
+) -> str:
     def cell(spec: ColumnSpec) -> str:
         index = layout.positions.get(spec.name)
         if index is None:
@@ -169,7 +197,6 @@ def _checked_table_sql(split: SplitFile, layout: _Layout, specs: tuple[ColumnSpe
         if (expression := parts_expression(spec)) is not None
     )
     converted = ", ".join(f"{typed_expression(spec)} AS {typed(spec)}" for spec in specs)
-    rules = rules_for(specs)
     return f"""
         CREATE TABLE checked AS
         WITH cells AS (
@@ -178,7 +205,10 @@ def _checked_table_sql(split: SplitFile, layout: _Layout, specs: tuple[ColumnSpe
         ),
         parts AS (SELECT *{", " + parts if parts else ""} FROM cells),
         converted AS (SELECT *, {converted} FROM parts),
-        judged AS (SELECT *, {first_broken(rules, "name")} AS rule FROM converted)
+        judged AS (
+            SELECT *, {first_broken(rules, "name")} AS rule
+            FROM converted {_batch_orders_join(batch_orders, specs)}
+        )
         SELECT _line, {", ".join(typed(spec) for spec in specs)}, rule,
                -- Only a rejected row pays for building its message.
                CASE WHEN rule IS NOT NULL THEN {first_broken(rules, "message")} END AS message
@@ -234,6 +264,57 @@ def _verdicts_table_sql(split: SplitFile, width: int) -> str:
     """
 
 
+def _repeats_table_sql(specs: tuple[ColumnSpec, ...], key: ColumnSpec) -> str:
+    """Accepted rows whose key an earlier accepted row of the file already had.
+
+    A row equal in every schema column (typed, so ``Complete`` = ``complete`` and
+    ``...16:14:26Z`` = ``...18:14:26+02:00``) to the previous accepted row with its key is a
+    ``duplicate``: counted, not written again, reported with the line of the first row of
+    that run of equal rows. Any other repeat is a ``correction``: written too (the KPI stage
+    keeps the later ``_source_line``), reported with the line it supersedes.
+
+    Comparing with the previous version only, not any earlier one, is deliberate: in
+    ``A, B, A`` the second ``A`` corrects ``B`` back, and dropping it would leave ``B``.
+    Only keys that occur more than once reach the window functions.
+    """
+    same = " AND ".join(
+        f"lag({typed(spec)}) OVER w IS NOT DISTINCT FROM {typed(spec)}" for spec in specs
+    )
+    return f"""
+        CREATE TABLE repeats AS
+        WITH accepted AS (
+            SELECT * FROM checked
+            WHERE _line IN (SELECT line FROM verdicts WHERE rule IS NULL)
+        ),
+        repeated AS (
+            SELECT {typed(key)} AS key FROM accepted GROUP BY ALL HAVING count(*) > 1
+        ),
+        versions AS (
+            SELECT _line, {typed(key)} AS key, lag(_line) OVER w AS previous,
+                   lag(_line) OVER w IS NOT NULL AND {same} AS same
+            FROM accepted
+            WHERE {typed(key)} IN (SELECT key FROM repeated)
+            WINDOW w AS (PARTITION BY {typed(key)} ORDER BY _line)
+        ),
+        runs AS (
+            SELECT *, sum(CASE WHEN same THEN 0 ELSE 1 END) OVER (
+                PARTITION BY key ORDER BY _line ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+            ) AS run
+            FROM versions
+        ),
+        starts AS (SELECT *, min(_line) OVER (PARTITION BY key, run) AS run_start FROM runs),
+        kept AS (
+            SELECT *, lag(run_start) OVER (PARTITION BY key ORDER BY _line) AS previous_start
+            FROM starts
+        )
+        SELECT _line AS line, key,
+               CASE WHEN same THEN 'duplicate' ELSE 'correction' END AS kind,
+               CASE WHEN same THEN run_start ELSE previous_start END AS of_line
+        FROM kept
+        WHERE previous IS NOT NULL
+    """
+
+
 def _write_parquet_sql(
     specs: tuple[ColumnSpec, ...], ingest_seq: str, source_key: str, target: Path
 ) -> str:
@@ -248,6 +329,7 @@ def _write_parquet_sql(
                    checked._line::BIGINT AS _source_line
             FROM checked
             WHERE checked._line IN (SELECT line FROM verdicts WHERE rule IS NULL)
+              AND checked._line NOT IN (SELECT line FROM repeats WHERE kind = 'duplicate')
             ORDER BY checked._line
         ) TO {sql_text(str(target))} (FORMAT parquet, COMPRESSION zstd)
     """
@@ -298,6 +380,34 @@ def _write_rejects(
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
+@dataclass(frozen=True)
+class _Repeat:
+    """A row whose key an earlier accepted row of the file had (see ``_repeats_table_sql``)."""
+
+    line: int
+    key: int
+    of_line: int
+
+
+@dataclass(frozen=True)
+class _RowOutcome:
+    accepted: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    corrections: int = 0
+    # The first REPORT_LISTED_ROWS of each, by line.
+    duplicate_rows: tuple[_Repeat, ...] = ()
+    correction_rows: tuple[_Repeat, ...] = ()
+
+
+def _listed_repeats(connection: Any, kind: str) -> tuple[_Repeat, ...]:
+    rows = connection.execute(
+        "SELECT line, key, of_line FROM repeats WHERE kind = ? ORDER BY line LIMIT ?",
+        [kind, REPORT_LISTED_ROWS],
+    ).fetchall()
+    return tuple(_Repeat(int(line), int(key), int(of_line)) for line, key, of_line in rows)
+
+
 def _check_rows(
     split: SplitFile,
     layout: _Layout,
@@ -308,21 +418,34 @@ def _check_rows(
     rejects_path: Path,
     scratch: Path,
     config: ValidationConfig,
-) -> tuple[int, dict[str, int]]:
+    batch_orders: Path | None,
+) -> _RowOutcome:
     specs = column_specs(kind)
+    rules = rules_for(specs)
+    if batch_orders is not None and kind is FileKind.ORDER_ITEMS:
+        rules.append(user_mismatch_rule(specs))
+    else:
+        batch_orders = None
+    key = next(spec for spec in specs if spec.name == PRIMARY_KEYS[kind])
     spill = scratch / "spill"
     spill.mkdir()
-    connection = _connect(scratch / "validate.duckdb", spill, config)
+    connection = connect(scratch / "validate.duckdb", spill, config)
     try:
-        connection.execute(_checked_table_sql(split, layout, specs))
+        connection.execute(_checked_table_sql(split, layout, specs, rules, batch_orders))
         connection.execute(_verdicts_table_sql(split, layout.width))
-        verdicts, accepted = connection.execute(
+        connection.execute(_repeats_table_sql(specs, key))
+        verdicts, passed = connection.execute(
             "SELECT count(*), count(*) FILTER (WHERE rule IS NULL) FROM verdicts"
         ).fetchone()
         if verdicts != split.rows_in:
             raise RuntimeError(
                 f"{source_key}: {verdicts} verdicts for {split.rows_in} records: index unreadable"
             )
+        duplicates, corrections = connection.execute(
+            "SELECT count(*) FILTER (WHERE kind = 'duplicate'), "
+            "count(*) FILTER (WHERE kind = 'correction') FROM repeats"
+        ).fetchone()
+        accepted = int(passed) - int(duplicates)
         if accepted:
             (written,) = connection.execute(
                 _write_parquet_sql(specs, ingest_seq, source_key, accepted_path)
@@ -331,15 +454,25 @@ def _check_rows(
                 raise RuntimeError(f"{source_key}: wrote {written} of {accepted} accepted rows")
         by_rule = (
             _write_rejects(rejects_path, source_key, split, _rejects_from_duckdb(connection))
-            if accepted < split.rows_in
+            if passed < split.rows_in
             else {}
+        )
+        outcome = _RowOutcome(
+            accepted=accepted,
+            by_rule=by_rule,
+            duplicates=int(duplicates),
+            corrections=int(corrections),
+            duplicate_rows=_listed_repeats(connection, "duplicate"),
+            correction_rows=_listed_repeats(connection, "correction"),
         )
     finally:
         connection.close()
-    return int(accepted), by_rule
+    return outcome
 
 
-def _report(result: FileValidationResult, split: SplitFile) -> dict[str, Any]:
+def _report(
+    result: FileValidationResult, split: SplitFile, rows: _RowOutcome, key: str
+) -> dict[str, Any]:
     return {
         "kind": result.kind.value,
         "source_key": result.source_key,
@@ -347,11 +480,26 @@ def _report(result: FileValidationResult, split: SplitFile) -> dict[str, Any]:
         "ingest_seq": result.ingest_seq,
         "gzip": split.gzip,
         "header_line": split.header_line,
+        "accounting": ACCOUNTING,
         "rows_in": result.rows_in,
         "accepted": result.accepted,
         "rejected": result.rejected,
+        "duplicates": result.duplicates,
+        "pending": result.pending,
+        "corrections": result.corrections,
         "rejected_share": str(round(float(result.rejected_share), 6)),
         "rejects_by_rule": result.rejects_by_rule,
+        "primary_key": key,
+        "listed_rows_limit": REPORT_LISTED_ROWS,
+        "duplicate_rows": [
+            {"line": row.line, "key": row.key, "duplicate_of_line": row.of_line}
+            for row in rows.duplicate_rows
+        ],
+        "correction_rows": [
+            {"line": row.line, "key": row.key, "corrects_line": row.of_line}
+            for row in rows.correction_rows
+        ],
+        "warnings": list(result.warnings),
         "extra_columns_ignored": list(result.extra_columns),
         "file_error": (
             None
@@ -360,6 +508,10 @@ def _report(result: FileValidationResult, split: SplitFile) -> dict[str, Any]:
         ),
         "line_numbering": LINE_NUMBERING,
     }
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def validate_file(
@@ -372,6 +524,7 @@ def validate_file(
     *,
     stem: str | None = None,
     staged_key: str | None = None,
+    batch_orders: Path | None = None,
 ) -> FileValidationResult:
     """Validate the CSV (or gzipped CSV) at ``path`` as a ``kind_expected`` file.
 
@@ -380,6 +533,10 @@ def validate_file(
     ``stem`` defaults to the file name without ``.csv``/``.gz``. Same input, same outputs,
     byte for byte. Intermediate files go to a scratch directory in ``out_dir`` that is
     removed before returning.
+
+    ``batch_orders`` (order items only) is a Parquet file of the batch's accepted orders
+    (``order_id, user_id, source_key, line``, one row per order): an item whose order is
+    there with another ``user_id`` is rejected under ``user_mismatch``.
     """
     config = config or ValidationConfig()
     stem = stem or stem_of(path.name)
@@ -395,8 +552,7 @@ def validate_file(
         split = split_records(path, scratch)
         file_error = split.error
         extra: tuple[str, ...] = ()
-        accepted = 0
-        by_rule: dict[str, int] = {}
+        rows = _RowOutcome()
         if file_error is None and split.header is not None:
             layout = _layout(split.header, kind_expected)
             if isinstance(layout, FileError):
@@ -404,7 +560,7 @@ def validate_file(
             else:
                 extra = layout.extra
                 if split.rows_in:
-                    accepted, by_rule = _check_rows(
+                    rows = _check_rows(
                         split,
                         layout,
                         kind_expected,
@@ -414,31 +570,33 @@ def validate_file(
                         rejects_path,
                         scratch,
                         config,
+                        batch_orders,
                     )
         if file_error is not None and split.rows_in:
-            by_rule = _write_rejects(
-                rejects_path, source_key, split, _rejects_of_whole_file(split, file_error)
+            rows = _RowOutcome(
+                by_rule=_write_rejects(
+                    rejects_path, source_key, split, _rejects_of_whole_file(split, file_error)
+                )
             )
         result = FileValidationResult(
             kind=kind_expected,
             source_key=source_key,
             stem=stem,
             rows_in=split.rows_in,
-            accepted=accepted,
-            rejected=sum(by_rule.values()),
-            rejects_by_rule=by_rule,
+            accepted=rows.accepted,
+            rejected=sum(rows.by_rule.values()),
+            rejects_by_rule=rows.by_rule,
             extra_columns=extra,
             file_error=file_error,
-            accepted_path=accepted_path if accepted else None,
-            rejects_path=rejects_path if by_rule else None,
+            accepted_path=accepted_path if rows.accepted else None,
+            rejects_path=rejects_path if rows.by_rule else None,
             report_path=report_path,
             ingest_seq=ingest_seq,
             staged_key=staged_key,
+            duplicates=rows.duplicates,
+            corrections=rows.corrections,
         )
-        report_path.write_text(
-            json.dumps(_report(result, split), indent=2, ensure_ascii=False) + "\n",
-            encoding="utf-8",
-        )
+        write_report(report_path, _report(result, split, rows, PRIMARY_KEYS[kind_expected]))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return result

@@ -1,0 +1,247 @@
+"""Validate the files of one batch together: the checks that need more than one file.
+
+Each file is still validated on its own by ``validate_file``; the batch adds what only the
+batch can tell, for orders and their items that arrive together:
+
+- an order item whose ``user_id`` differs from its order's is rejected (``user_mismatch``),
+  when the order is among the batch's accepted orders. The order files are validated first
+  so their accepted rows are known when the item files are read. An item whose order is in
+  another batch is not checked here: the KPI stage, which sees every batch, checks it.
+- an order whose ``num_of_item`` differs from the number of its items in the batch gets a
+  warning, never a rejection (exports are cut at arbitrary times, so the two may disagree
+  for a while). Only orders with at least one item in the batch are compared.
+
+When an order or item appears more than once in the batch (corrections), the latest version
+counts: the highest ``(ingest_seq, file position, source line)``, as the KPI stage decides.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from shopflow_contracts.rows import FileKind
+
+from shopflow_validator.domain.model import FileValidationResult, ValidationConfig
+from shopflow_validator.domain.rules import sql_text
+from shopflow_validator.domain.validate import (
+    REPORT_LISTED_ROWS,
+    connect,
+    stem_of,
+    validate_file,
+    write_report,
+)
+
+# How many warnings a file's result carries (the report lists up to REPORT_LISTED_ROWS).
+RESULT_WARNINGS = 10
+# Files of these kinds are validated before the others: the others are checked against them.
+_FIRST = (FileKind.ORDERS,)
+
+
+@dataclass(frozen=True)
+class BatchFile:
+    """One staged file of the batch, as ``validate_file`` needs it."""
+
+    kind: FileKind
+    source_key: str
+    ingest_seq: str
+    stem: str | None = None
+    staged_key: str | None = None
+
+
+# Puts the batch's file number ``index`` into the local file ``target``.
+Fetch = Callable[[int, Path], None]
+
+
+@dataclass(frozen=True)
+class _Mismatch:
+    line: int
+    order_id: int
+    num_of_item: int
+    items: int
+
+
+def _spill(scratch: Path) -> Path:
+    spill = scratch / "spill"
+    spill.mkdir(exist_ok=True)
+    return spill
+
+
+def _versions_sql(results: dict[int, FileValidationResult], columns: str) -> str:
+    """The accepted rows of ``results`` with the position deciding which version is latest."""
+    return " UNION ALL ".join(
+        f"SELECT {columns}, {index} AS file, "
+        f"{{'ingest': _ingest_seq, 'file': {index}, 'line': _source_line}} AS version "
+        f"FROM read_parquet({sql_text(str(result.accepted_path))})"
+        for index, result in sorted(results.items())
+        if result.accepted_path is not None
+    )
+
+
+def _batch_orders(
+    orders: dict[int, FileValidationResult], target: Path, scratch: Path, config: ValidationConfig
+) -> Path | None:
+    """One row per accepted order of the batch (its latest version), or None if none."""
+    union = _versions_sql(orders, "order_id, user_id, num_of_item, _source_key, _source_line")
+    if not union:
+        return None
+    connection = connect(scratch / "orders.duckdb", _spill(scratch), config)
+    try:
+        connection.execute(
+            f"""
+            COPY (
+                SELECT order_id,
+                       arg_max(user_id, version) AS user_id,
+                       arg_max(num_of_item, version) AS num_of_item,
+                       arg_max(_source_key, version) AS source_key,
+                       arg_max(_source_line, version) AS line,
+                       arg_max(file, version) AS file
+                FROM ({union}) GROUP BY order_id
+            ) TO {sql_text(str(target))} (FORMAT parquet)
+            """
+        )
+    finally:
+        connection.close()
+    return target
+
+
+def _num_of_item_mismatches(
+    batch_orders: Path,
+    items: dict[int, FileValidationResult],
+    scratch: Path,
+    config: ValidationConfig,
+) -> dict[int, tuple[int, list[_Mismatch]]]:
+    """Orders file -> (how many of its orders disagree, the first few of them by line)."""
+    union = _versions_sql(items, "id, order_id, _ingest_seq, _source_line")
+    if not union:
+        return {}
+    connection = connect(scratch / "items.duckdb", _spill(scratch), config)
+    try:
+        connection.execute(
+            f"""
+            CREATE TABLE mismatches AS
+            WITH latest AS (
+                SELECT id, arg_max(order_id, version) AS order_id FROM ({union}) GROUP BY id
+            ),
+            counted AS (SELECT order_id, count(*) AS items FROM latest GROUP BY order_id)
+            SELECT orders.file, orders.line, orders.order_id, orders.num_of_item, counted.items
+            FROM counted
+            JOIN read_parquet({sql_text(str(batch_orders))}) AS orders USING (order_id)
+            WHERE orders.num_of_item <> counted.items
+            """
+        )
+        totals = connection.execute(
+            "SELECT file, count(*) FROM mismatches GROUP BY file ORDER BY file"
+        ).fetchall()
+        listed = connection.execute(
+            "SELECT file, line, order_id, num_of_item, items FROM mismatches "
+            "QUALIFY row_number() OVER (PARTITION BY file ORDER BY line) <= ? "
+            "ORDER BY file, line",
+            [REPORT_LISTED_ROWS],
+        ).fetchall()
+    finally:
+        connection.close()
+    found: dict[int, tuple[int, list[_Mismatch]]] = {
+        int(file): (int(total), []) for file, total in totals
+    }
+    for file, line, order_id, num_of_item, count in listed:
+        found[int(file)][1].append(
+            _Mismatch(int(line), int(order_id), int(num_of_item), int(count))
+        )
+    return found
+
+
+def _warn(
+    result: FileValidationResult, total: int, listed: list[_Mismatch]
+) -> FileValidationResult:
+    """``result`` with num_of_item warnings, in its result and its report."""
+    messages = [
+        f"line {row.line}: order {row.order_id} has num_of_item {row.num_of_item} but "
+        f"{row.items} item(s) in this batch"
+        for row in listed[:RESULT_WARNINGS]
+    ]
+    if total > len(messages):
+        messages.append(
+            f"{total - len(messages)} more order(s) whose num_of_item differs from their items "
+            f"in this batch (see the report)"
+        )
+    warned = replace(result, warnings=result.warnings + tuple(messages))
+    report: dict[str, Any] = json.loads(result.report_path.read_text(encoding="utf-8"))
+    report["warnings"] = list(warned.warnings)
+    report["num_of_item_mismatches"] = total
+    report["num_of_item_mismatch_rows"] = [
+        {
+            "line": row.line,
+            "order_id": row.order_id,
+            "num_of_item": row.num_of_item,
+            "items_in_batch": row.items,
+        }
+        for row in listed
+    ]
+    write_report(result.report_path, report)
+    return warned
+
+
+def validate_batch(
+    files: Sequence[BatchFile],
+    fetch: Fetch,
+    work_dir: Path,
+    config: ValidationConfig | None = None,
+) -> list[FileValidationResult]:
+    """Validate every file of a batch into ``work_dir``/out; results in the order of ``files``.
+
+    Each file is fetched into ``work_dir`` just before it is validated and deleted right
+    after, so the batch never needs more local disk than one staged file plus the outputs.
+    """
+    config = config or ValidationConfig()
+    out_dir = work_dir / "out"
+    scratch = work_dir / "batch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    results: dict[int, FileValidationResult] = {}
+
+    def run(index: int, batch_orders: Path | None = None) -> None:
+        file = files[index]
+        download = work_dir / "staged" / f"{index}-{file.stem or 'file'}"
+        download.parent.mkdir(parents=True, exist_ok=True)
+        fetch(index, download)
+        try:
+            results[index] = validate_file(
+                download,
+                file.kind,
+                file.source_key,
+                file.ingest_seq,
+                out_dir,
+                config,
+                stem=file.stem or stem_of(file.staged_key or file.source_key),
+                staged_key=file.staged_key,
+                batch_orders=batch_orders,
+            )
+        finally:
+            download.unlink(missing_ok=True)
+
+    try:
+        first = [index for index, file in enumerate(files) if file.kind in _FIRST]
+        for index in first:
+            run(index)
+        orders = {index: results[index] for index in first}
+        batch_orders = _batch_orders(orders, scratch / "batch-orders.parquet", scratch, config)
+        for index in range(len(files)):
+            if index not in results:
+                run(index, batch_orders)
+        if batch_orders is not None:
+            items = {
+                index: result
+                for index, result in results.items()
+                if result.kind is FileKind.ORDER_ITEMS
+            }
+            for index, (total, listed) in _num_of_item_mismatches(
+                batch_orders, items, scratch, config
+            ).items():
+                results[index] = _warn(results[index], total, listed)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return [results[index] for index in range(len(files))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import threading
 import time
@@ -11,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from shopflow_cli import operations
+from shopflow_cli import operations, report
 from shopflow_cli.deploy import StackOutputs, deploy_stack, read_stack_outputs, render_template
 from shopflow_cli.localstack import (
     INFRA_DIR,
@@ -73,6 +74,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         elapsed = time.monotonic() - started
         failed = _print_executions(target, executions)
         print(f"pipeline settled in {elapsed:.1f}s\n")
+        _print_accounting(target, executions)
+        print()
         _print_kpis(target, "days", None, None, None, "table")
         print()
         _print_kpis(target, "categories", None, None, None, "table")
@@ -89,20 +92,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
-    with LocalStack(state_file=args.state_file, batch_window_seconds=args.batch_window) as stack:
-        print(f"shopflow local stack is up at {stack.endpoint_url}")
-        print(f"  data bucket: {_outputs(stack).data_bucket} (upload under landing/)")
-        print(f"  logs: {args.state_file.parent / 'logs'}")
-        print(
-            "  try: shopflow upload samples/thelook-small/*.csv; shopflow status; "
-            "shopflow kpis days"
-        )
-        print("Ctrl-C stops everything.", flush=True)
-        try:
-            while not stop.wait(1.0):
-                stack.check_alive()
-        except KeyboardInterrupt:
-            print("\nstopping ...")
+    try:
+        with LocalStack(
+            state_file=args.state_file, batch_window_seconds=args.batch_window
+        ) as stack:
+            print(f"shopflow local stack is up at {stack.endpoint_url}")
+            print(f"  data bucket: {_outputs(stack).data_bucket} (upload under landing/)")
+            print(f"  logs: {args.state_file.parent / 'logs'}")
+            print(
+                "  try: shopflow upload samples/thelook-small/*.csv; shopflow status; "
+                "shopflow kpis days; shopflow report orders.csv"
+            )
+            print("Ctrl-C stops everything.", flush=True)
+            try:
+                while not stop.wait(1.0):
+                    stack.check_alive()
+            except KeyboardInterrupt:
+                print("\nstopping ...", flush=True)
+    except KeyboardInterrupt:
+        # Ctrl-C while the stack was still starting: LocalStack has already stopped what it
+        # started, which is exactly what the user asked for.
+        print("\nstopped before the stack was up", flush=True)
     return 0
 
 
@@ -132,6 +142,32 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     target = resolve_target(args)
     _print_kpis(target, args.table, args.date_from, args.date_to, args.category, args.format)
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    target = resolve_target(args)
+    try:
+        found = report.find_reports(
+            target.client("s3"), target.outputs.data_bucket, args.file, rejected_rows=args.rows
+        )
+    except report.ReportNotFoundError as missing:
+        print(f"shopflow report: {missing}", file=sys.stderr)
+        return 1
+    print(report.render_reports(found, args.format))
+    return 0
+
+
+def cmd_bench(argv: list[str]) -> int:
+    # Imported only when asked for: the benchmark pulls in pandas, and the rest of the CLI
+    # must work without it (or before the module exists).
+    try:
+        bench = importlib.import_module("shopflow_cli.bench")
+    except ModuleNotFoundError as missing:
+        if missing.name != "shopflow_cli.bench":
+            raise
+        print("shopflow bench: the benchmark is not available in this install", file=sys.stderr)
+        return 2
+    return int(bench.main(argv))
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
@@ -186,9 +222,33 @@ def _print_executions(target: Target, executions: list[operations.Execution]) ->
         if execution.status not in {"SUCCEEDED", "RUNNING"}:
             failed = True
             failure = operations.execution_failure(sfn, execution.arn)
-            reason = failure.get("reason") or failure.get("cause") or "no reason recorded"
-            print(f"    {failure.get('error', 'error')}: {reason}")
+            print(_describe_failure(failure))
     return failed
+
+
+def _describe_failure(failure: dict[str, Any]) -> str:
+    reason = failure.get("reason") or failure.get("cause") or "no reason recorded"
+    text = f"    {failure.get('error') or 'error'}: {reason}"
+    files = [name for name in failure.get("files") or [] if name not in str(reason)]
+    if files:
+        text += f"\n    files: {', '.join(files)}"
+    return text
+
+
+def _print_accounting(target: Target, executions: list[operations.Execution]) -> None:
+    """Where every row of every uploaded file went, per execution."""
+    sfn = target.client("stepfunctions")
+    print("file accounting (rows_in = accepted + rejected + duplicates + pending)")
+    for execution in executions:
+        print(f"  {execution.name} ({execution.status})")
+        if execution.status == "SUCCEEDED":
+            output = sfn.describe_execution(executionArn=execution.arn).get("output")
+            print(report.render_accounting(report.execution_accounting(output)))
+        elif execution.status == "RUNNING":
+            print("    still running")
+        else:
+            # A failed run has no output to account from; its typed failure says why.
+            print(_describe_failure(operations.execution_failure(sfn, execution.arn)))
 
 
 def _print_kpis(
@@ -263,6 +323,16 @@ def build_parser() -> argparse.ArgumentParser:
     kpis.add_argument("--format", choices=["table", "csv", "json"], default="table")
     kpis.set_defaults(run=cmd_kpis)
 
+    report_cmd = with_state(
+        with_target(commands.add_parser("report", help="validation reports of an uploaded file"))
+    )
+    report_cmd.add_argument("file", help="object key (landing/x.csv) or file name (x.csv)")
+    report_cmd.add_argument("--format", choices=["table", "json"], default="table")
+    report_cmd.add_argument(
+        "--rows", type=int, default=report.REJECTED_ROWS_SHOWN, help="rejected rows shown"
+    )
+    report_cmd.set_defaults(run=cmd_report)
+
     deploy = with_target(commands.add_parser("deploy", help="deploy the CloudFormation stack"))
     deploy.add_argument("--local", action="store_true", help="deploy into a moto server")
     deploy.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
@@ -271,10 +341,17 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="generate a seeded sample dataset")
     sample.add_argument("rest", nargs=argparse.REMAINDER)
     sample.set_defaults(run=cmd_sample)
+
+    # Listed for --help only: main() hands everything after 'bench' to the benchmark
+    # untouched, because argparse would claim its options (REMAINDER cannot start with one).
+    commands.add_parser("bench", help="benchmark shopflow (arguments: shopflow bench --help)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        return cmd_bench(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))

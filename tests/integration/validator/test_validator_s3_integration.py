@@ -127,7 +127,8 @@ def test_given_a_staged_batch_in_s3_when_handled_then_outputs_land_under_their_p
 
     (file,) = result.payload.files
     assert (file.rows_in, file.accepted, file.rejected) == (5, 3, 2)
-    assert file.rows_in == file.accepted + file.rejected
+    assert file.rows_in == file.accepted + file.rejected + file.duplicates + file.pending
+    assert (file.duplicates, file.pending, file.warnings) == (0, 0, [])
     assert sorted((r.rule, r.count) for r in file.top_reasons) == [
         ("invalid_money:sale_price", 1),
         ("unknown_status", 1),
@@ -152,6 +153,8 @@ def test_given_a_staged_batch_in_s3_when_handled_then_outputs_land_under_their_p
     assert rejects.splitlines()[0] == "source_key,line,rule,message,raw_line"
     assert "landing/1-items.csv.gz,4,unknown_status," in rejects
     report = json.loads(body_of(s3, bucket, file.report_key))
+    assert (report["rows_in"], report["accepted"], report["rejected"]) == (5, 3, 2)
+    assert (report["duplicates"], report["pending"]) == (0, 0)
     assert report["extra_columns_ignored"] == ["coupon"]
     assert report["gzip"] is True
 
@@ -191,3 +194,51 @@ def test_given_a_staged_key_that_is_not_in_s3_when_handled_then_staged_object_mi
     assert raised.value.error is TaskErrorName.STAGED_OBJECT_MISSING
     assert items.key in raised.value.reason
     assert keys_under(s3, bucket, "") == []
+
+
+def test_given_duplicates_and_a_user_mismatch_in_s3_when_handled_then_counted_and_reported(
+    s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    batch = "b-" + uuid4().hex[:8]
+    orders = stage(
+        s3,
+        bucket,
+        batch,
+        FileKind.ORDERS,
+        "1-orders.csv",
+        b"order_id,user_id,status,created_at,num_of_item\n"
+        b"1,10,complete,2025-03-30T16:14:26,2\n"
+        b"1,10,complete,2025-03-30T16:14:26,2\n",
+    )
+    items = stage(
+        s3,
+        bucket,
+        batch,
+        FileKind.ORDER_ITEMS,
+        "2-items.csv.gz",
+        gzip.compress(
+            (
+                ITEMS.splitlines()[0] + "\r\n"
+                "1,1,10,500,complete,2025-03-30T16:14:26,,,,0.10,x\r\n"
+                "1,1,10,500,complete,2025-03-30T16:14:26,,,,0.10,y\r\n"
+                "2,1,11,501,complete,2025-03-30T16:14:26,,,,0.20,z\r\n"
+            ).encode()
+        ),
+    )
+    handler = build_handler(settings(bucket, tmp_path, "0.5"), s3_client=s3)
+
+    result = handler.handle(command(batch, [orders, items]))
+
+    checked_orders, checked_items = result.payload.files
+    for file in result.payload.files:
+        assert file.rows_in == file.accepted + file.rejected + file.duplicates + file.pending
+    assert (checked_orders.accepted, checked_orders.duplicates) == (1, 1)
+    assert checked_orders.warnings == [
+        "line 2: order 1 has num_of_item 2 but 1 item(s) in this batch"
+    ]
+    assert (checked_items.accepted, checked_items.rejected, checked_items.duplicates) == (1, 1, 1)
+    rejects = body_of(s3, bucket, f"rejects/batch={batch}/2-items.rejected.csv").decode()
+    assert "landing/2-items.csv.gz,4,user_mismatch," in rejects
+    report = json.loads(body_of(s3, bucket, checked_items.report_key))
+    assert report["duplicate_rows"] == [{"line": 3, "key": 1, "duplicate_of_line": 2}]
+    assert report["batch_id"] == batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -23,11 +24,19 @@ class FakeCuratedStore:
         self.unlisted: set[str] = set()
         self.lost: set[str] = set()
         self.listed_kinds: list[FileKind] = []
+        self.fetched: list[CuratedObject] = []
 
     def _objects(self) -> dict[CuratedObject, Path]:
+        # The version plays the ETag: it changes when the file's bytes do.
         return {
-            CuratedObject(kind, BUCKET, path.relative_to(self.lake.root).as_posix()): path
+            CuratedObject(
+                kind,
+                BUCKET,
+                path.relative_to(self.lake.root).as_posix(),
+                hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest(),
+            ): path
             for _, kind, path in self.lake.files
+            if path.exists()
         }
 
     def list_curated(self, kind: FileKind) -> list[CuratedObject]:
@@ -40,6 +49,7 @@ class FakeCuratedStore:
         if missing:
             raise CuratedObjectsMissingError(missing)
         into.mkdir(parents=True, exist_ok=True)
+        self.fetched.extend(objects)
         fetched = {}
         for n, obj in enumerate(objects):
             fetched[obj] = Path(shutil.copy(sources[obj], into / f"{n}.parquet"))

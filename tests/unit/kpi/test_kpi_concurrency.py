@@ -95,7 +95,14 @@ def race(tmp_path: Path, lease: StateLease | None) -> FakeKpiRepository:
     lake.add(
         "b1",
         FileKind.ORDERS,
-        [{"order_id": 1, "user_id": 1, "status": "complete", "created_at": "2024-03-01 09:00:00+00"}],
+        [
+            {
+                "order_id": 1,
+                "user_id": 1,
+                "status": "complete",
+                "created_at": "2024-03-01 09:00:00+00",
+            }
+        ],
     )
     lake.add(
         "b1",
@@ -106,7 +113,14 @@ def race(tmp_path: Path, lease: StateLease | None) -> FakeKpiRepository:
     b2_orders = lake.add(
         "b2",
         FileKind.ORDERS,
-        [{"order_id": 2, "user_id": 2, "status": "complete", "created_at": "2024-03-01 10:00:00+00"}],
+        [
+            {
+                "order_id": 2,
+                "user_id": 2,
+                "status": "complete",
+                "created_at": "2024-03-01 10:00:00+00",
+            }
+        ],
     )
     store = FakeCuratedStore(lake)
     store.unlisted.add(b2_orders.relative_to(lake.root).as_posix())

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 from kpi_fakes import BUCKET, FakeCuratedStore, FakeKpiRepository
-from kpi_lake import CuratedLake
+from kpi_lake import CuratedLake, write_curated
 from shopflow_contracts.messages import CuratedFile, KpiCommand, KpiRequest, TaskErrorName
 from shopflow_contracts.rows import FileKind
 from shopflow_contracts.taskworker import TaskError
@@ -207,10 +207,10 @@ def test_a_batch_without_curated_files_computes_nothing(pipeline: Pipeline) -> N
     assert pipeline.store.listed_kinds == []
 
 
-def test_the_run_leaves_no_scratch_files_behind(pipeline: Pipeline) -> None:
+def test_the_run_leaves_no_scratch_files_behind_only_its_state_cache(pipeline: Pipeline) -> None:
     pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
     pipeline.run("b1")
-    assert list(pipeline.work_dir.iterdir()) == []
+    assert [p.name for p in pipeline.work_dir.iterdir()] == ["curated-state.duckdb"]
 
 
 def test_the_result_envelope_answers_the_command(pipeline: Pipeline) -> None:
@@ -221,3 +221,58 @@ def test_the_result_envelope_answers_the_command(pipeline: Pipeline) -> None:
     assert result.run_id == command.run_id
     assert result.message_id != command.message_id
     assert result.task_token is None
+
+
+def test_a_later_batch_fetches_only_its_own_files(pipeline: Pipeline) -> None:
+    # Given a first batch already computed
+    pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.lake.add("b1", ITEMS, [item(1, 1, 1, "10.00")])
+    pipeline.run("b1")
+    first_fetch = len(pipeline.store.fetched)
+    # When a second batch arrives
+    pipeline.lake.add("b2", ITEMS, [item(2, 1, 2, "4.00")])
+    pipeline.run("b2")
+    # Then only its file was downloaded, and the KPIs include both batches
+    newly = pipeline.store.fetched[first_fetch:]
+    assert [obj.key.split("/")[2] for obj in newly] == ["batch=b2"]
+    day, _ = pipeline.repository.days[MAR1]
+    assert day.total_revenue == Decimal("14.00")
+
+
+def test_a_rewritten_curated_file_replaces_its_earlier_rows(pipeline: Pipeline) -> None:
+    # Given a batch whose curated file is later rewritten with other content
+    path = pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.lake.add("b1", ITEMS, [item(1, 1, 1, "10.00")])
+    pipeline.run("b1")
+    write_curated(
+        path,
+        ORDERS,
+        [order(1, "2024-03-01 10:00:00+00"), order(2, "2024-03-01 11:00:00+00")],
+        ingest_seq="000001",
+        source_key="raw/batch=b1/orders/orders-1.csv",
+    )
+    # When the batch is computed again
+    pipeline.run("b1")
+    # Then the state holds the new version of the file, not both
+    day, _ = pipeline.repository.days[MAR1]
+    assert day.total_orders == 2
+
+
+def test_a_lost_state_cache_is_rebuilt_with_the_same_result(pipeline: Pipeline) -> None:
+    pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.lake.add("b1", ITEMS, [item(1, 1, 1, "10.00")])
+    pipeline.run("b1")
+    before = pipeline.repository.days[MAR1][0]
+    (pipeline.work_dir / "curated-state.duckdb").unlink()
+    pipeline.run("b1")
+    assert pipeline.repository.days[MAR1][0] == before
+
+
+def test_files_gone_from_the_store_leave_the_state(pipeline: Pipeline) -> None:
+    pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    gone = pipeline.lake.add("b2", ORDERS, [order(2, "2024-03-01 11:00:00+00")])
+    pipeline.run("b1")
+    assert pipeline.repository.days[MAR1][0].total_orders == 2
+    gone.unlink()
+    pipeline.run("b1")
+    assert pipeline.repository.days[MAR1][0].total_orders == 1

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from shopflow_contracts.messages import (
+    FileValidation,
     StagedFile,
     TaskErrorName,
     ValidateCommand,
@@ -89,6 +90,12 @@ def handler(store: InMemoryObjectStore, tmp_path: Path, threshold: str = "0.5") 
         store,
         HandlerConfig(data_bucket=BUCKET, reject_threshold=Decimal(threshold), work_dir=tmp_path),
     )
+
+
+def assert_file_accounting(file: FileValidation) -> None:
+    assert file.rows_in == file.accepted + file.rejected + file.duplicates + file.pending
+    assert file.pending == 0
+    assert sum(reason.count for reason in file.top_reasons) <= file.rejected
 
 
 def half_bad_items(bad_rows: int, good_rows: int) -> str:
@@ -206,7 +213,7 @@ def test_given_files_within_the_threshold_when_handled_then_curated_rejects_and_
         header_only.source_key,
     ]
     for file in outcome.files:
-        assert file.rows_in == file.accepted + file.rejected
+        assert_file_accounting(file)
     first, second, third = outcome.files
     assert (first.accepted, first.rejected, first.rejects_key) == (3, 0, None)
     assert (second.accepted, second.rejected) == (5, 5)
@@ -292,3 +299,48 @@ def test_given_staged_names_that_clash_when_stemmed_then_each_stem_is_unique() -
     assert stems[2] == "2-products"
     assert all(stem.startswith("1-export-") for stem in stems[:2])
     assert stems == batch_stems([orders, items, products])
+
+
+def test_given_duplicates_a_user_mismatch_and_a_num_of_item_gap_when_handled_then_all_reported(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    orders = stage(
+        store,
+        FileKind.ORDERS,
+        "1-orders.csv",
+        f"{ORDERS_HEADER}\n"
+        "1,10,complete,2025-03-30T16:14:26,,,,3\n"
+        "1,10,Complete,2025-03-30 16:14:26 UTC,,,,3\n"
+        "2,11,pending,2025-03-30T16:14:26,,,,1\n",
+    )
+    items = stage(
+        store,
+        FileKind.ORDER_ITEMS,
+        "2-items.csv",
+        f"{ITEMS_HEADER}\n"
+        "100,1,10,500,complete,2025-03-30T16:14:26,,,,1.00\n"
+        "101,1,10,501,complete,2025-03-30T16:14:26,,,,2.00\n"
+        "101,1,10,501,complete,2025-03-30T16:14:26,,,,2.50\n"
+        "102,2,12,502,pending,2025-03-30T16:14:26,,,,3.00\n",
+    )
+
+    outcome = handler(store, tmp_path, threshold="0.5").handle(command(orders, items)).payload
+
+    checked_orders, checked_items = outcome.files
+    for file in outcome.files:
+        assert_file_accounting(file)
+    assert (checked_orders.rows_in, checked_orders.accepted, checked_orders.duplicates) == (3, 2, 1)
+    assert checked_orders.warnings == [
+        "line 2: order 1 has num_of_item 3 but 2 item(s) in this batch"
+    ]
+    assert (checked_items.accepted, checked_items.rejected, checked_items.duplicates) == (3, 1, 0)
+    assert [(r.rule, r.count) for r in checked_items.top_reasons] == [("user_mismatch", 1)]
+    assert [c.rows for c in outcome.curated] == [2, 3]
+    report = json.loads(store.objects[(BUCKET, checked_orders.report_key)])
+    assert (report["rows_in"], report["accepted"], report["rejected"]) == (3, 2, 0)
+    assert (report["duplicates"], report["pending"], report["corrections"]) == (1, 0, 0)
+    assert report["duplicate_rows"] == [{"line": 3, "key": 1, "duplicate_of_line": 2}]
+    assert report["warnings"] == checked_orders.warnings
+    items_report = json.loads(store.objects[(BUCKET, checked_items.report_key)])
+    assert items_report["correction_rows"] == [{"line": 4, "key": 101, "corrects_line": 3}]

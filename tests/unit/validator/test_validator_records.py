@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from shopflow_contracts.rows import FileKind
-from shopflow_validator.domain.records import ends_inside_quotes, split_records
+from shopflow_validator.domain.records import ends_inside_quotes, has_stray_cr, split_records
 from shopflow_validator.domain.schema import ColumnType, column_specs
 
 
@@ -31,6 +31,54 @@ def test_given_a_line_when_scanned_then_an_open_quoted_field_is_found(
     assert ends_inside_quotes(line, inside) is expected
 
 
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (b"a,b,c", False),
+        (b"a\rb,c", True),
+        (b"\r0", True),
+        (b"a,b\r", True),
+        (b'a,"b\rc",d', False),
+        (b'a,"b\r\nc"', False),
+        (b'a,"b""\r""c"', False),
+        (b'a,"b"\r,c', True),
+        (b'a,"b",c\r', True),
+        (b'a,"open\r', False),
+        (b'x"\r,y', True),
+    ],
+)
+def test_given_a_record_when_scanned_then_a_cr_outside_quotes_is_found(
+    record: bytes, expected: bool
+) -> None:
+    assert has_stray_cr(record) is expected
+
+
+def test_given_a_record_with_a_stray_cr_when_split_then_its_text_is_set_aside(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b'a,b\n1,x\ry\n2,"p\rq"\n3,z\r\n')
+
+    split = split_records(source, tmp_path)
+
+    assert (split.error, split.rows_in) == (None, 3)
+    assert split.records_path.read_bytes() == b'3,2,"p\rq"\n4,3,z\n'
+    assert split.stray_path.read_bytes() == b"1,x\ry"
+    assert split.index_path.read_bytes() == b"2,0,5,1\n3,2,7,0\n4,12,3,0\n"
+
+
+def test_given_a_header_ending_in_a_bare_cr_when_split_then_it_is_a_file_error(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"a,b\r1,2\r3,4\r")
+
+    split = split_records(source, tmp_path)
+
+    assert split.error is not None
+    assert split.error.rule == "stray_carriage_return"
+
+
 def test_given_blank_lines_and_a_multiline_record_when_split_then_lines_are_physical(
     tmp_path: Path,
 ) -> None:
@@ -46,7 +94,8 @@ def test_given_blank_lines_and_a_multiline_record_when_split_then_lines_are_phys
         tuple(int(n) for n in entry.split(",")) for entry in split.index_path.read_text().split()
     ]
     records = split.records_path.read_bytes()
-    assert [records[offset : offset + length] for _, offset, length in index] == [
+    assert [stray for *_, stray in index] == [0, 0, 0]
+    assert [records[offset : offset + length] for _, offset, length, _ in index] == [
         b'1,"x\r\ny"',
         b"2,z",
         b"3,w",

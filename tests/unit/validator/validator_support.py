@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,32 @@ GOOD_PRODUCTS = (
 )
 
 
+def assert_accounting(result: FileValidationResult) -> None:
+    """What every validated file must satisfy: each row counted once, and said so in its report."""
+    counts = (result.rows_in, result.accepted, result.rejected, result.duplicates, result.pending)
+    assert min(counts) >= 0, counts
+    assert result.rows_in == (
+        result.accepted + result.rejected + result.duplicates + result.pending
+    ), counts
+    assert result.pending == 0  # cross-file parents are the KPI stage's business
+    assert sum(result.rejects_by_rule.values()) == result.rejected
+    assert result.report_path.exists()
+    report = json.loads(result.report_path.read_text(encoding="utf-8"))
+    assert (
+        report["rows_in"],
+        report["accepted"],
+        report["rejected"],
+        report["duplicates"],
+        report["pending"],
+    ) == counts
+    assert report["corrections"] == result.corrections
+    assert report["rejects_by_rule"] == result.rejects_by_rule
+    assert len(report["duplicate_rows"]) == min(result.duplicates, report["listed_rows_limit"])
+    assert len(report["correction_rows"]) == min(result.corrections, report["listed_rows_limit"])
+    if result.file_error is not None:
+        assert result.accepted == result.duplicates == 0
+
+
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / name
@@ -60,8 +87,7 @@ def validate(
         "2025-03-30T16:14:26Z#0001#landing/" + name,
         tmp_path / "out",
     )
-    assert result.rows_in == result.accepted + result.rejected
-    assert result.report_path.exists()
+    assert_accounting(result)
     assert (result.accepted_path is not None) == (result.accepted > 0)
     assert (result.rejects_path is not None) == (result.rejected > 0)
     if result.accepted_path is not None:

@@ -24,11 +24,10 @@ from shopflow_contracts.taskworker import TaskError
 
 from shopflow_kpi.domain import (
     CategoryKpi,
-    CuratedPaths,
+    CuratedFileRef,
+    CuratedState,
     DayKpi,
     compute_kpis,
-    register_curated,
-    touched_dates,
 )
 from shopflow_kpi.ports import (
     CuratedObject,
@@ -41,6 +40,9 @@ from shopflow_kpi.ports import (
 )
 
 log = logging.getLogger("shopflow.kpi")
+
+# The curated-state cache inside the work dir (see CuratedState): kept between runs.
+STATE_DATABASE = "curated-state.duckdb"
 
 
 @dataclass(frozen=True)
@@ -136,19 +138,43 @@ class KpiHandler:
     def _compute(
         self, batch: list[CuratedObject]
     ) -> tuple[list[date], list[DayKpi], list[CategoryKpi]]:
+        """Bring the persistent state up to date with the store, then recompute.
+
+        Only curated files the state has not loaded (or whose version changed) are fetched,
+        so a small batch costs a small download whatever the history.
+        """
         self._work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self._work_dir, prefix="kpi-run-") as scratch_dir:
             scratch = Path(scratch_dir)
-            # The batch's own files are named explicitly so they count even if the listing
-            # does not show them yet.
-            listed = [obj for kind in FileKind for obj in self._store.list_curated(kind)]
-            everything = list(dict.fromkeys([*batch, *listed]))
-            local = self._fetch(everything, batch, scratch / "curated")
-            with self._engine.connect(scratch) as connection:
-                register_curated(connection, _paths(local, everything))
-                dates = touched_dates(connection, _paths(local, batch))
+            with self._engine.open_state(self._work_dir / STATE_DATABASE, scratch) as connection:
+                state = CuratedState.open(connection)
+                self._synchronise(state, batch, scratch / "curated")
+                dates = state.touched_dates([obj.key for obj in batch])
                 days, categories = compute_kpis(connection, dates)
         return dates, days, categories
+
+    def _synchronise(self, state: CuratedState, batch: list[CuratedObject], into: Path) -> None:
+        listed = [obj for kind in FileKind for obj in self._store.list_curated(kind)]
+        loaded = state.loaded_versions()
+        # The batch's own files are named explicitly so they count even if the listing
+        # does not show them yet.
+        known = {obj.key for obj in listed}
+        wanted = [*listed, *(obj for obj in batch if obj.key not in known)]
+        to_load = [
+            obj
+            for obj in wanted
+            if obj.key not in loaded or (obj.version and obj.version != loaded[obj.key])
+        ]
+        local = self._fetch(to_load, batch, into)
+        state.load(
+            [
+                CuratedFileRef(obj.kind.value, obj.key, obj.version, str(local[obj]))
+                for obj in to_load
+            ]
+        )
+        state.forget(set(loaded) - {obj.key for obj in wanted})
+        if to_load:
+            log.info("curated state loaded %d new file(s)", len(to_load))
 
     def _fetch(
         self, everything: list[CuratedObject], batch: list[CuratedObject], into: Path
@@ -184,16 +210,3 @@ class KpiHandler:
                 extra={"days": len(stale_days), "categories": len(stale_categories)},
             )
         self._repository.delete_rows(stale_days, stale_categories)
-
-
-def _paths(local: Mapping[CuratedObject, Path], objects: Iterable[CuratedObject]) -> CuratedPaths:
-    chosen = list(objects)
-
-    def of(kind: FileKind) -> list[str]:
-        return [str(local[obj]) for obj in chosen if obj.kind == kind]
-
-    return CuratedPaths(
-        orders=of(FileKind.ORDERS),
-        order_items=of(FileKind.ORDER_ITEMS),
-        products=of(FileKind.PRODUCTS),
-    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol
@@ -16,11 +16,16 @@ from shopflow_kpi.domain import CategoryKpi, DayKpi
 
 @dataclass(frozen=True)
 class CuratedObject:
-    """One curated Parquet object in the store."""
+    """One curated Parquet object in the store.
+
+    ``version`` (the ETag, when listed) tells a rewritten object from the one already
+    loaded; it is not part of the identity.
+    """
 
     kind: FileKind
     bucket: str
     key: str
+    version: str = field(default="", compare=False)
 
 
 class CuratedObjectsMissingError(Exception):
@@ -32,11 +37,7 @@ class CuratedObjectsMissingError(Exception):
 
 
 class CuratedStore(Protocol):
-    """Where curated data is read from.
-
-    Today every curated file is listed and fetched; a date-partitioned layout can replace
-    this port without touching the handler's callers or the domain.
-    """
+    """Where curated data is read from: listed whole, fetched file by file."""
 
     def list_curated(self, kind: FileKind) -> list[CuratedObject]: ...
 
@@ -73,6 +74,10 @@ class KpiEngine(Protocol):
     """Opens the DuckDB connection a run computes on, spilling under ``scratch``."""
 
     def connect(self, scratch: Path) -> duckdb.DuckDBPyConnection: ...
+
+    def open_state(self, database: Path, scratch: Path) -> duckdb.DuckDBPyConnection:
+        """A connection to the persistent curated-state database at ``database``."""
+        ...
 
 
 class StateLease(Protocol):

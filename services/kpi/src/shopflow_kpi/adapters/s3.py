@@ -32,7 +32,11 @@ class S3CuratedStore:
         for page in paginator.paginate(Bucket=self._bucket, Prefix=f"{self._prefix}{kind.value}/"):
             for entry in page.get("Contents", []):
                 if entry["Key"].endswith(".parquet"):
-                    found.append(CuratedObject(kind, self._bucket, entry["Key"]))
+                    found.append(
+                        CuratedObject(
+                            kind, self._bucket, entry["Key"], entry.get("ETag", "").strip('"')
+                        )
+                    )
         return found
 
     def fetch(self, objects: Sequence[CuratedObject], into: Path) -> Mapping[CuratedObject, Path]:

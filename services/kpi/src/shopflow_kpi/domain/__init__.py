@@ -6,14 +6,23 @@ Usage (what the handler does, and what a benchmark can call directly)::
     register_curated(connection, CuratedPaths(orders=[...], order_items=[...], products=[...]))
     dates = touched_dates(connection, CuratedPaths(...the batch's files...))
     days, categories = compute_kpis(connection, dates)
+
+or, incrementally, over a persistent database that loads each curated file once::
+
+    state = CuratedState.open(duckdb.connect("kpi-state.duckdb"))
+    state.load([CuratedFileRef(kind, key, version, local_path), ...])
+    days, categories = compute_kpis(connection, state.touched_dates(batch_keys))
 """
 
 from shopflow_kpi.domain.kpis import compute_kpis, register_curated, touched_dates
 from shopflow_kpi.domain.model import CategoryKpi, CuratedPaths, DayKpi
+from shopflow_kpi.domain.state import CuratedFileRef, CuratedState
 
 __all__ = [
     "CategoryKpi",
+    "CuratedFileRef",
     "CuratedPaths",
+    "CuratedState",
     "DayKpi",
     "compute_kpis",
     "register_curated",

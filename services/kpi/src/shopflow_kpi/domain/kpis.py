@@ -96,7 +96,6 @@ _COLUMNS: dict[str, dict[str, str]] = {
         **_META_COLUMNS,
     },
 }
-_PRIMARY_KEYS = {"orders": "order_id", "order_items": "id", "products": "id"}
 
 _RATIO_MACRO = """
 CREATE OR REPLACE TEMP MACRO shopflow_ratio_2dp(num, den) AS
@@ -118,6 +117,11 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def sql_string_list(texts: Iterable[str]) -> str:
+    """A DuckDB list literal of quoted strings (typed, so an empty list still compares)."""
+    return "CAST([" + ", ".join(_sql_string(t) for t in texts) + "] AS VARCHAR[])"
+
+
 def _source_sql(kind: str, paths: Sequence[str]) -> str:
     columns = _COLUMNS[kind]
     if not paths:
@@ -133,47 +137,64 @@ def _source_sql(kind: str, paths: Sequence[str]) -> str:
     return f"SELECT {', '.join(casts)} FROM read_parquet({files}, union_by_name = true)"
 
 
+KINDS = ("orders", "order_items", "products")
+
+
+def source_select(kind: str, paths: Sequence[str]) -> str:
+    """The typed rows of ``kind`` in ``paths``; orders gain their UTC ``order_date``."""
+    select = _source_sql(kind, paths)
+    if kind == "orders":
+        # The UTC calendar date, whatever the session's time zone.
+        select = (
+            f"SELECT *, CAST(timezone('UTC', created_at) AS DATE) AS order_date FROM ({select})"
+        )
+    return select
+
+
 def _register_raw(connection: duckdb.DuckDBPyConnection, prefix: str, paths: CuratedPaths) -> None:
     for kind, kind_paths in (
         ("orders", paths.orders),
         ("order_items", paths.order_items),
         ("products", paths.products),
     ):
-        select = _source_sql(kind, kind_paths)
-        if kind == "orders":
-            # The UTC calendar date, whatever the session's time zone.
-            select = (
-                f"SELECT *, CAST(timezone('UTC', created_at) AS DATE) AS order_date FROM ({select})"
-            )
-        connection.execute(f"CREATE OR REPLACE TEMP VIEW {prefix}_{kind} AS {select}")
-
-
-def register_curated(connection: duckdb.DuckDBPyConnection, curated: CuratedPaths) -> None:
-    """Expose all curated data accepted so far to ``touched_dates`` and ``compute_kpis``.
-
-    Creates the views ``curated_<kind>`` (every version of every row) and ``current_<kind>``
-    (the current version of each row). ``curated`` must include the batch's own files.
-    """
-    # Zone-less timestamps in the exports mean UTC; make the session agree.
-    connection.execute("SET TimeZone = 'UTC'")
-    connection.execute(_RATIO_MACRO)
-    _register_raw(connection, "curated", curated)
-    for kind, key in _PRIMARY_KEYS.items():
         connection.execute(
-            f"""
-            CREATE OR REPLACE TEMP VIEW current_{kind} AS
-            SELECT * FROM curated_{kind}
-            QUALIFY row_number() OVER (
-                PARTITION BY {key}
-                ORDER BY _ingest_seq DESC NULLS LAST,
-                         _source_key DESC NULLS LAST,
-                         _source_line DESC NULLS LAST
-            ) = 1
-            """
+            f"CREATE OR REPLACE TEMP VIEW {prefix}_{kind} AS {source_select(kind, kind_paths)}"
         )
 
 
-_TOUCHED_DATES_SQL = """
+def register_curated(connection: duckdb.DuckDBPyConnection, curated: CuratedPaths) -> None:
+    """Expose curated Parquet files to ``touched_dates`` and ``compute_kpis``.
+
+    Creates the views ``curated_<kind>`` (every version of every row). ``curated`` must
+    include the batch's own files. ``CuratedState`` offers the same views over a persistent
+    database that only ever loads new files.
+    """
+    prepare_session(connection)
+    _register_raw(connection, "curated", curated)
+
+
+def prepare_session(connection: duckdb.DuckDBPyConnection) -> None:
+    """Session settings and macros every KPI query relies on."""
+    # Zone-less timestamps in the exports mean UTC; make the session agree.
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(_RATIO_MACRO)
+
+
+def _latest(key: str) -> str:
+    """The window clause keeping the current version of each row (see "Current version")."""
+    return f"""
+        QUALIFY row_number() OVER (
+            PARTITION BY {key}
+            ORDER BY _ingest_seq DESC NULLS LAST,
+                     _source_key DESC NULLS LAST,
+                     _source_line DESC NULLS LAST
+        ) = 1"""
+
+
+# Every "current" below is restricted to the keys a question is about before the window
+# picks the latest version: the work follows the batch and the touched dates, while history
+# is only scanned on a few narrow key columns.
+_TOUCHED_DATES_SQL = f"""
 WITH
 batch_order_ids AS (SELECT DISTINCT order_id FROM batch_orders),
 batch_item_ids AS (SELECT DISTINCT id FROM batch_order_items),
@@ -184,22 +205,31 @@ order_version_dates AS (
     UNION
     SELECT order_date FROM batch_orders
 ),
+items_of_batch_products AS (
+    SELECT id, order_id, product_id FROM curated_order_items
+    WHERE id IN (
+        SELECT id FROM curated_order_items
+        WHERE product_id IN (SELECT id FROM batch_product_ids)
+    )
+    {_latest("id")}
+),
 affected_order_ids AS (
     SELECT order_id FROM curated_order_items
     WHERE id IN (SELECT id FROM batch_item_ids)
     UNION
     SELECT order_id FROM batch_order_items
     UNION
-    SELECT order_id FROM current_order_items
+    SELECT order_id FROM items_of_batch_products
     WHERE product_id IN (SELECT id FROM batch_product_ids)
 ),
-item_dates AS (
-    SELECT order_date FROM current_orders
+affected_orders AS (
+    SELECT order_id, order_date FROM curated_orders
     WHERE order_id IN (SELECT order_id FROM affected_order_ids)
+    {_latest("order_id")}
 )
 SELECT order_date FROM order_version_dates WHERE order_date IS NOT NULL
 UNION
-SELECT order_date FROM item_dates WHERE order_date IS NOT NULL
+SELECT order_date FROM affected_orders WHERE order_date IS NOT NULL
 ORDER BY order_date
 """
 
@@ -212,6 +242,11 @@ def touched_dates(connection: duckdb.DuckDBPyConnection, batch: CuratedPaths) ->
     if batch.is_empty():
         return []
     _register_raw(connection, "batch", batch)
+    return touched_dates_of_views(connection)
+
+
+def touched_dates_of_views(connection: duckdb.DuckDBPyConnection) -> list[date]:
+    """Touched dates of the batch exposed as the views ``batch_<kind>``."""
     rows = connection.execute(_TOUCHED_DATES_SQL).fetchall()
     return [_as_date(row[0]) for row in rows]
 
@@ -221,16 +256,39 @@ CREATE OR REPLACE TEMP TABLE kpi_dates AS
 SELECT DISTINCT unnest(CAST($dates AS DATE[])) AS order_date
 """
 
-# Materialised, not views: both KPI queries read them, and they hold only the touched dates,
-# whereas deriving them re-reads and re-deduplicates all curated data.
-_COUNTED_SQL = """
+# Materialised, not views: both KPI queries read them, and they hold only the touched dates.
+_COUNTED_SQL = f"""
 CREATE OR REPLACE TEMP TABLE counted_orders AS
-SELECT o.order_id, o.user_id, o.order_date
-FROM current_orders AS o
-JOIN kpi_dates USING (order_date)
-WHERE o.status <> 'cancelled';
+WITH candidates AS (
+    -- every version of every order that has any version on a touched date: the current
+    -- version of an order now on a touched date is always among them
+    SELECT order_id, user_id, status, order_date, _ingest_seq, _source_key, _source_line
+    FROM curated_orders
+    WHERE order_id IN (
+        SELECT order_id FROM curated_orders
+        WHERE order_date IN (SELECT order_date FROM kpi_dates)
+    )
+    {_latest("order_id")}
+)
+SELECT order_id, user_id, order_date
+FROM candidates
+WHERE order_date IN (SELECT order_date FROM kpi_dates) AND status <> 'cancelled';
 
 CREATE OR REPLACE TEMP TABLE counted_items AS
+WITH candidate_items AS (
+    SELECT id, order_id, product_id, status, sale_price
+    FROM curated_order_items
+    WHERE id IN (
+        SELECT id FROM curated_order_items
+        WHERE order_id IN (SELECT order_id FROM counted_orders)
+    )
+    {_latest("id")}
+),
+products AS (
+    SELECT id, category FROM curated_products
+    WHERE id IN (SELECT product_id FROM candidate_items)
+    {_latest("id")}
+)
 SELECT
     i.id AS item_id,
     i.order_id,
@@ -238,9 +296,9 @@ SELECT
     p.category,
     i.sale_price,
     i.status = 'returned' AS returned
-FROM current_order_items AS i
+FROM candidate_items AS i
 JOIN counted_orders AS o ON o.order_id = i.order_id
-JOIN current_products AS p ON p.id = i.product_id;
+JOIN products AS p ON p.id = i.product_id;
 """
 
 _DAY_SQL = """

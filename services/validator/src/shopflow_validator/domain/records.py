@@ -10,8 +10,13 @@ only this pass, looks at the raw bytes:
 - follows CSV quoting to find where each record ends, so a quoted field spanning lines
   stays one record; blank lines outside quotes are skipped (they are not rows);
 - writes each data record as ``<line>,<raw record>`` to ``records.csv`` (DuckDB reads the
-  line as one more leading column) and ``<line>,<offset>,<length>`` to ``index.csv``,
-  from which a rejected record's exact raw text is read back.
+  line as one more leading column) and ``<line>,<offset>,<length>,<stray>`` to
+  ``index.csv``, from which a rejected record's exact raw text is read back;
+- sets aside a record with a carriage return outside quoted fields (``stray`` = 1): its
+  raw text goes to ``stray.bin`` instead of ``records.csv``, because DuckDB's reader
+  cannot parse such a record (it stops with "invalid state" rather than rejecting the
+  row), and the record is rejected under ``stray_carriage_return``. A header with one
+  (lines ending in CR alone, say) is a file-level error.
 
 ``line`` is the 1-based physical line in the (decompressed) file on which the record
 starts; the header is line 1 unless blank lines precede it. CR LF and LF both end a line.
@@ -49,6 +54,7 @@ class SplitFile:
 
     records_path: Path
     index_path: Path
+    stray_path: Path
     header: list[str] | None
     header_line: int | None
     rows_in: int
@@ -85,10 +91,43 @@ def ends_inside_quotes(line: bytes, inside: bool) -> bool:
     return inside
 
 
+def has_stray_cr(record: bytes) -> bool:
+    """Whether ``record`` (without its terminator) has a CR outside its quoted fields."""
+    if b"\r" not in record:
+        return False
+    if b'"' not in record:
+        return True
+    position = 0
+    end = len(record)
+    while position < end:
+        start = position
+        if record[position : position + 1] == b'"':
+            search = position + 1
+            while True:
+                quote = record.find(b'"', search)
+                if quote < 0:
+                    # An unclosed quote runs to the end: the rest is inside it.
+                    return False
+                if record[quote + 1 : quote + 2] == b'"':
+                    search = quote + 2
+                    continue
+                break
+            start = quote + 1
+        delimiter = record.find(b",", start)
+        if b"\r" in record[start : end if delimiter < 0 else delimiter]:
+            return True
+        if delimiter < 0:
+            return False
+        position = delimiter + 1
+    return False
+
+
 class _Splitter:
-    def __init__(self, records: BinaryIO, index: BinaryIO) -> None:
+    def __init__(self, records: BinaryIO, index: BinaryIO, stray: BinaryIO) -> None:
         self._records = records
         self._index = index
+        self._stray = stray
+        self._stray_offset = 0
         self._carry = b""
         self._pieces: list[bytes] = []
         self._inside = False
@@ -98,6 +137,7 @@ class _Splitter:
         self.header: bytes | None = None
         self.header_line: int | None = None
         self.rows = 0
+        self.stray_rows = 0
 
     def feed(self, data: bytes) -> None:
         lines = data.split(b"\n")
@@ -151,12 +191,20 @@ class _Splitter:
             self.header = record
             self.header_line = self._record_line
             return
+        self.rows += 1
+        if b"\r" in record and has_stray_cr(record):
+            self._stray.write(record)
+            self._index.write(
+                b"%d,%d,%d,1\n" % (self._record_line, self._stray_offset, len(record))
+            )
+            self._stray_offset += len(record)
+            self.stray_rows += 1
+            return
         prefix = b"%d," % self._record_line
         raw_offset = self._offset + len(prefix)
         self._records.write(prefix + record + b"\n")
-        self._index.write(b"%d,%d,%d\n" % (self._record_line, raw_offset, len(record)))
+        self._index.write(b"%d,%d,%d,0\n" % (self._record_line, raw_offset, len(record)))
         self._offset = raw_offset + len(record) + 1
-        self.rows += 1
 
 
 def _first_problem(
@@ -189,14 +237,19 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
     """Stream ``source`` once into ``work_dir``/records.csv and index.csv (see module docstring)."""
     records_path = work_dir / "records.csv"
     index_path = work_dir / "index.csv"
+    stray_path = work_dir / "stray.bin"
     with source.open("rb") as probe:
         is_gzip = probe.read(len(GZIP_MAGIC)) == GZIP_MAGIC
     decoder = codecs.getincrementaldecoder("utf-8")()
     error: FileError | None = None
     content_bytes = 0
     first_chunk = True
-    with records_path.open("wb") as records, index_path.open("wb") as index:
-        splitter = _Splitter(records, index)
+    with (
+        records_path.open("wb") as records,
+        index_path.open("wb") as index,
+        stray_path.open("wb") as stray,
+    ):
+        splitter = _Splitter(records, index, stray)
         try:
             with _open_decompressed(source, is_gzip) as stream:
                 while True:
@@ -233,6 +286,12 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
             error = FileError("corrupt_gzip", f"the gzip stream is corrupt: {problem}")
 
     header = None if splitter.header is None else _parse_header(splitter.header)
+    if error is None and splitter.header is not None and has_stray_cr(splitter.header):
+        error = FileError(
+            "stray_carriage_return",
+            "the header holds a carriage return outside quotes (lines ending in CR alone are "
+            "not supported: end lines with LF or CR LF)",
+        )
     if error is None and header is None:
         error = (
             FileError("empty_file", "the file is empty")
@@ -242,6 +301,7 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
     return SplitFile(
         records_path=records_path,
         index_path=index_path,
+        stray_path=stray_path,
         header=header,
         header_line=splitter.header_line,
         rows_in=splitter.rows,

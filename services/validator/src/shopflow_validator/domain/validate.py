@@ -63,6 +63,10 @@ PARSE_ERROR_RULES = {
     "UNQUOTED VALUE": "malformed_quotes",
     "LINE SIZE OVER MAXIMUM": "record_too_long",
 }
+STRAY_CR_MESSAGE = (
+    "a carriage return (CR) outside quotes inside the record: quote the field, "
+    "or end lines with LF or CR LF"
+)
 REJECTS_PAGE_ROWS = 50_000
 # How many duplicate and correction rows a report lists by line (all are counted).
 REPORT_LISTED_ROWS = 1_000
@@ -219,7 +223,8 @@ def _checked_table_sql(
 def _verdicts_table_sql(split: SplitFile, width: int) -> str:
     index = (
         f"read_csv({sql_text(str(split.index_path))}, "
-        "columns = {'line': 'BIGINT', 'raw_offset': 'BIGINT', 'raw_length': 'BIGINT'}, "
+        "columns = {'line': 'BIGINT', 'raw_offset': 'BIGINT', 'raw_length': 'BIGINT', "
+        "'stray': 'INTEGER'}, "
         "header = false, auto_detect = false, delim = ',', new_line = '\\n')"
     )
     parse_rule = "CASE error_type " + " ".join(
@@ -245,13 +250,15 @@ def _verdicts_table_sql(split: SplitFile, width: int) -> str:
                    arg_min(error_message, byte_position) AS error_message
             FROM parse_errors GROUP BY ALL
         )
-        SELECT records.line, records.raw_offset, records.raw_length,
+        SELECT records.line, records.raw_offset, records.raw_length, records.stray,
             CASE
+                WHEN records.stray = 1 THEN 'stray_carriage_return'
                 WHEN parsed._line IS NOT NULL AND unparsed.line IS NULL THEN parsed.rule
                 WHEN unparsed.line IS NOT NULL THEN {parse_rule} ELSE 'malformed_row' END
                 ELSE 'malformed_row'
             END AS rule,
             CASE
+                WHEN records.stray = 1 THEN {sql_text(STRAY_CR_MESSAGE)}
                 WHEN parsed._line IS NOT NULL AND unparsed.line IS NULL THEN parsed.message
                 WHEN unparsed.error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS')
                     THEN {field_count_message}
@@ -335,8 +342,9 @@ def _write_parquet_sql(
     """
 
 
-# (line, raw_offset, raw_length, rule, message) of a rejected record.
-_Reject = tuple[int, int, int, str, str]
+# (line, raw_offset, raw_length, stray, rule, message) of a rejected record; ``stray``
+# says its raw text is in the stray file, not the records file.
+_Reject = tuple[int, int, int, bool, str, str]
 
 
 def _rejects_from_duckdb(connection: Any) -> Iterator[_Reject]:
@@ -344,12 +352,12 @@ def _rejects_from_duckdb(connection: Any) -> Iterator[_Reject]:
     last_line = -1
     while True:
         page = connection.execute(
-            "SELECT line, raw_offset, raw_length, rule, message FROM verdicts "
+            "SELECT line, raw_offset, raw_length, stray, rule, message FROM verdicts "
             "WHERE rule IS NOT NULL AND line > ? ORDER BY line LIMIT ?",
             [last_line, REJECTS_PAGE_ROWS],
         ).fetchall()
-        for line, offset, length, rule, message in page:
-            yield int(line), int(offset), int(length), str(rule), str(message)
+        for line, offset, length, stray, rule, message in page:
+            yield int(line), int(offset), int(length), stray == 1, str(rule), str(message)
         if len(page) < REJECTS_PAGE_ROWS:
             return
         last_line = int(page[-1][0])
@@ -358,8 +366,8 @@ def _rejects_from_duckdb(connection: Any) -> Iterator[_Reject]:
 def _rejects_of_whole_file(split: SplitFile, error: FileError) -> Iterator[_Reject]:
     with split.index_path.open("rb") as index:
         for entry in index:
-            line, offset, length = (int(number) for number in entry.split(b","))
-            yield line, offset, length, error.rule, error.message
+            line, offset, length, stray = (int(number) for number in entry.split(b","))
+            yield line, offset, length, stray == 1, error.rule, error.message
 
 
 def _write_rejects(
@@ -368,14 +376,23 @@ def _write_rejects(
     counts: dict[str, int] = {}
     with (
         split.records_path.open("rb") as records,
+        split.stray_path.open("rb") as stray_records,
         target.open("w", encoding="utf-8", newline="") as out,
     ):
         writer = csv.writer(out, lineterminator="\n")
+        # The csv module quotes a field holding the line terminator's characters only, so
+        # with "\n" as terminator a bare CR would go out unquoted; such rows quote all.
+        quoting_all = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(REJECTS_HEADER)
-        for line, offset, length, rule, message in rejects:
-            records.seek(offset)
-            raw_line = records.read(length).decode("utf-8")
-            writer.writerow((source_key, line, rule, message, raw_line))
+        for line, offset, length, stray, rule, message in rejects:
+            source = stray_records if stray else records
+            source.seek(offset)
+            raw_line = source.read(length).decode("utf-8")
+            row = (source_key, line, rule, message, raw_line)
+            if "\r" in raw_line or "\r" in message or "\r" in source_key:
+                quoting_all.writerow(row)
+            else:
+                writer.writerow(row)
             counts[rule] = counts.get(rule, 0) + 1
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 

@@ -1,0 +1,217 @@
+"""Incremental cost: a small new file on top of a large curated history.
+
+The KPI side goes through a ``KpiLayout``: how curated data is laid out and queried. The
+only layout today, ``domain``, is exactly what the kpi service does (``register_curated``
+over every curated file, ``touched_dates`` of the batch, ``compute_kpis`` of those dates).
+A faster layout (say, curated data partitioned by order date, or a maintained table of
+current rows) plugs in by implementing the same three methods and registering in
+``LAYOUTS``; ``--layout NAME`` then measures it with the same files and the same checks.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from shopflow_cli.bench.child import Spec, TaskResult
+from shopflow_cli.bench.kpirows import category_records, day_records
+
+
+@dataclass
+class KpiRun:
+    dates: list[str]
+    days: list[dict[str, str]]
+    categories: list[dict[str, str]]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class KpiLayout(Protocol):
+    name: str
+
+    def prepare(self, history: Any, work_dir: Path) -> dict[str, float]:
+        """One-off work on the history before any batch (timed apart); may do nothing."""
+        ...
+
+    def recompute_touched(self, everything: Any, batch: Any, scratch: Path) -> KpiRun:
+        """KPIs of the dates ``batch`` touches, over ``everything`` (history + batch)."""
+        ...
+
+    def recompute_all(self, everything: Any, scratch: Path) -> KpiRun:
+        """KPIs of every date, over ``everything``."""
+        ...
+
+
+@dataclass
+class DomainLayout:
+    """The kpi service's own path: every curated Parquet file, queried in place."""
+
+    memory_limit: str = "512MB"
+    threads: int = 2
+    name: str = "domain"
+
+    def _connect(self, scratch: Path) -> Any:
+        from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
+
+        return DuckDbEngine(memory_limit=self.memory_limit, threads=self.threads).connect(scratch)
+
+    def prepare(self, history: Any, work_dir: Path) -> dict[str, float]:
+        return {}
+
+    def recompute_touched(self, everything: Any, batch: Any, scratch: Path) -> KpiRun:
+        from shopflow_kpi.domain import compute_kpis, register_curated, touched_dates
+
+        started = time.perf_counter()
+        connection = self._connect(scratch)
+        register_curated(connection, everything)
+        registered = time.perf_counter()
+        dates = touched_dates(connection, batch)
+        touched = time.perf_counter()
+        days, categories = compute_kpis(connection, dates)
+        computed = time.perf_counter()
+        connection.close()
+        return KpiRun(
+            [d.isoformat() for d in dates],
+            day_records(days),
+            category_records(categories),
+            {
+                "register_seconds": registered - started,
+                "touched_dates_seconds": touched - registered,
+                "compute_seconds": computed - touched,
+            },
+        )
+
+    def recompute_all(self, everything: Any, scratch: Path) -> KpiRun:
+        from shopflow_kpi.domain import compute_kpis, register_curated
+
+        started = time.perf_counter()
+        connection = self._connect(scratch)
+        register_curated(connection, everything)
+        registered = time.perf_counter()
+        dates = [
+            row[0]
+            for row in connection.execute(
+                "SELECT DISTINCT order_date FROM curated_orders "
+                "WHERE order_date IS NOT NULL ORDER BY 1"
+            ).fetchall()
+        ]
+        listed = time.perf_counter()
+        days, categories = compute_kpis(connection, dates)
+        computed = time.perf_counter()
+        connection.close()
+        return KpiRun(
+            [d.isoformat() for d in dates],
+            day_records(days),
+            category_records(categories),
+            {
+                "register_seconds": registered - started,
+                "list_dates_seconds": listed - registered,
+                "compute_seconds": computed - listed,
+            },
+        )
+
+
+LAYOUTS = {"domain": DomainLayout}
+
+
+def make_layout(name: str, memory_limit: str, threads: int) -> KpiLayout:
+    try:
+        factory = LAYOUTS[name]
+    except KeyError:
+        raise ValueError(f"unknown KPI layout {name!r}; known: {', '.join(LAYOUTS)}") from None
+    return factory(memory_limit=memory_limit, threads=threads)
+
+
+def _curated(document: dict[str, list[str]], extra_items: list[str] | None = None) -> Any:
+    from shopflow_kpi.domain import CuratedPaths
+
+    return CuratedPaths(
+        orders=list(document.get("orders", [])),
+        order_items=[*document.get("order_items", []), *(extra_items or [])],
+        products=list(document.get("products", [])),
+    )
+
+
+def incremental_task(spec: Spec) -> TaskResult:
+    """Validate the new order_items file, then recompute the KPIs of the dates it touches.
+
+    spec: history {kind: [parquet]}, new_file, out_dir, ingest_seq, layout, memory_limit,
+    threads, scratch, repeats, kpi_out.
+    """
+    from shopflow_contracts.rows import FileKind
+    from shopflow_validator.domain import ValidationConfig, validate_file
+
+    layout = make_layout(spec["layout"], spec["memory_limit"], int(spec["threads"]))
+    scratch_root = Path(spec["scratch"])
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    prepared = layout.prepare(_curated(spec["history"]), scratch_root)
+    config = ValidationConfig(memory_limit=spec["memory_limit"], threads=int(spec["threads"]))
+    repeats: list[dict[str, float]] = []
+    run: KpiRun | None = None
+    rows_in = accepted = 0
+    for _ in range(int(spec["repeats"])):
+        started = time.perf_counter()
+        result = validate_file(
+            Path(spec["new_file"]),
+            FileKind.ORDER_ITEMS,
+            "landing/correction.csv",
+            spec["ingest_seq"],
+            Path(spec["out_dir"]),
+            config,
+        )
+        validated = time.perf_counter()
+        if result.accepted_path is None:
+            raise RuntimeError("the new file had no accepted row")
+        rows_in, accepted = result.rows_in, result.accepted
+        new = [str(result.accepted_path)]
+        with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
+            run = layout.recompute_touched(
+                _curated(spec["history"], new), _curated({}, new), Path(scratch)
+            )
+        finished = time.perf_counter()
+        repeats.append(
+            {
+                "validate_seconds": validated - started,
+                "kpi_seconds": finished - validated,
+                "seconds": finished - started,
+                **run.timings,
+            }
+        )
+    assert run is not None
+    Path(spec["kpi_out"]).write_text(
+        json.dumps({"dates": run.dates, "days": run.days, "categories": run.categories})
+    )
+    best = statistics.median(r["seconds"] for r in repeats)
+    return {
+        "layout": layout.name,
+        "prepare": prepared,
+        "rows_in": rows_in,
+        "accepted": accepted,
+        "touched_dates": run.dates,
+        "repeats": repeats,
+        "seconds": best,
+        "validate_seconds": statistics.median(r["validate_seconds"] for r in repeats),
+        "kpi_seconds": statistics.median(r["kpi_seconds"] for r in repeats),
+    }
+
+
+def full_task(spec: Spec) -> TaskResult:
+    """Every date recomputed over history + the new file. spec: history, new_parquet,
+    layout, memory_limit, threads, scratch, kpi_out."""
+    layout = make_layout(spec["layout"], spec["memory_limit"], int(spec["threads"]))
+    scratch_root = Path(spec["scratch"])
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
+        run = layout.recompute_all(
+            _curated(spec["history"], [spec["new_parquet"]]), Path(scratch)
+        )
+    seconds = time.perf_counter() - started
+    Path(spec["kpi_out"]).write_text(
+        json.dumps({"dates": run.dates, "days": run.days, "categories": run.categories})
+    )
+    return {"layout": layout.name, "dates": len(run.dates), "seconds": seconds, **run.timings}

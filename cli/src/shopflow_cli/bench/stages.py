@@ -1,0 +1,160 @@
+"""The measured stages, as child-process tasks (see ``child``): shopflow's own domain code
+(``validate_file``; ``register_curated`` + ``touched_dates`` + ``compute_kpis``) and the
+pandas baseline on the same files. Each returns its timings as plain JSON values."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shopflow_cli.bench.child import Spec, TaskResult
+from shopflow_cli.bench.kpirows import category_records, day_records
+
+
+def shopflow_validate(spec: Spec) -> TaskResult:
+    """spec: files [[kind, path, source_key]], out_dir, ingest_seq, memory_limit, threads."""
+    from shopflow_contracts.rows import FileKind
+    from shopflow_validator.domain import ValidationConfig, validate_file
+
+    config = ValidationConfig(memory_limit=spec["memory_limit"], threads=int(spec["threads"]))
+    out_dir = Path(spec["out_dir"])
+    files = []
+    total = 0.0
+    for kind, path, source_key in spec["files"]:
+        started = time.perf_counter()
+        result = validate_file(
+            Path(path), FileKind(kind), source_key, spec["ingest_seq"], out_dir, config
+        )
+        seconds = time.perf_counter() - started
+        total += seconds
+        files.append(
+            {
+                "kind": kind,
+                "rows_in": result.rows_in,
+                "accepted": result.accepted,
+                "rejected": result.rejected,
+                "seconds": seconds,
+                "accepted_path": None if result.accepted_path is None else str(result.accepted_path),
+            }
+        )
+    return {"files": files, "seconds": total, "rows_in": sum(f["rows_in"] for f in files)}
+
+
+def _paths(document: dict[str, Sequence[str]]) -> Any:
+    from shopflow_kpi.domain import CuratedPaths
+
+    return CuratedPaths(
+        orders=list(document.get("orders", ())),
+        order_items=list(document.get("order_items", ())),
+        products=list(document.get("products", ())),
+    )
+
+
+def parquet_rows(paths: Sequence[str]) -> int:
+    import duckdb
+
+    if not paths:
+        return 0
+    files = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+    row = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet({files})").fetchone()
+    return int(row[0]) if row else 0
+
+
+def shopflow_kpi(spec: Spec) -> TaskResult:
+    """All dates from all curated files: what the first run over a shop's history does.
+
+    spec: curated {kind: [paths]}, memory_limit, threads, scratch, kpi_out (optional).
+    """
+    from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
+    from shopflow_kpi.domain import compute_kpis, register_curated, touched_dates
+
+    curated = _paths(spec["curated"])
+    items = parquet_rows(curated.order_items)
+    engine = DuckDbEngine(memory_limit=spec["memory_limit"], threads=int(spec["threads"]))
+    scratch_root = Path(spec["scratch"])
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
+        started = time.perf_counter()
+        connection = engine.connect(Path(scratch))
+        register_curated(connection, curated)
+        registered = time.perf_counter()
+        dates = touched_dates(connection, curated)
+        touched = time.perf_counter()
+        days, categories = compute_kpis(connection, dates)
+        computed = time.perf_counter()
+        connection.close()
+    if spec.get("kpi_out"):
+        Path(spec["kpi_out"]).write_text(
+            json.dumps({"days": day_records(days), "categories": category_records(categories)})
+        )
+    return {
+        "items": items,
+        "dates": len(dates),
+        "day_rows": len(days),
+        "category_rows": len(categories),
+        "register_seconds": registered - started,
+        "touched_dates_seconds": touched - registered,
+        "compute_seconds": computed - touched,
+        "seconds": computed - started,
+    }
+
+
+def pandas_validate(spec: Spec) -> TaskResult:
+    """spec: files [path], tables_out (pickle of the current tables for pandas_kpi)."""
+    from shopflow_cli.bench import pandas_baseline
+
+    started = time.perf_counter()
+    validated = pandas_baseline.validate_files([Path(p) for p in spec["files"]])
+    tables = pandas_baseline.current_tables(validated)
+    pandas_baseline.save_tables(tables, Path(spec["tables_out"]))
+    seconds = time.perf_counter() - started
+    return {
+        "files": [
+            {"kind": v.kind, "rows_in": v.rows_in, "accepted": v.accepted} for v in validated
+        ],
+        "rows_in": sum(v.rows_in for v in validated),
+        "seconds": seconds,
+    }
+
+
+def pandas_kpi(spec: Spec) -> TaskResult:
+    """spec: tables_in (from pandas_validate), kpi_out."""
+    from shopflow_cli.bench import pandas_baseline
+
+    started = time.perf_counter()
+    tables = pandas_baseline.load_tables(Path(spec["tables_in"]))
+    loaded = time.perf_counter()
+    days, categories = pandas_baseline.compute_kpis(tables)
+    seconds = time.perf_counter() - started
+    Path(spec["kpi_out"]).write_text(json.dumps({"days": days, "categories": categories}))
+    return {
+        "items": len(tables["order_items"]),
+        "load_seconds": loaded - started,
+        "seconds": seconds,
+        "day_rows": len(days),
+        "category_rows": len(categories),
+    }
+
+
+def pandas_pipeline(spec: Spec) -> TaskResult:
+    """Validation and KPIs in one process, as a pandas script does. spec: files, kpi_out."""
+    from shopflow_cli.bench import pandas_baseline
+
+    started = time.perf_counter()
+    validated = pandas_baseline.validate_files([Path(p) for p in spec["files"]])
+    tables = pandas_baseline.current_tables(validated)
+    checked = time.perf_counter()
+    days, categories = pandas_baseline.compute_kpis(tables)
+    finished = time.perf_counter()
+    if spec.get("kpi_out"):
+        Path(spec["kpi_out"]).write_text(json.dumps({"days": days, "categories": categories}))
+    return {
+        "rows_in": sum(v.rows_in for v in validated),
+        "validate_seconds": checked - started,
+        "kpi_seconds": finished - checked,
+        "seconds": finished - started,
+    }

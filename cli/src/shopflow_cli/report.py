@@ -1,0 +1,350 @@
+"""What happened to the rows of an uploaded file: per-run accounting and validation reports.
+
+Two views of the same facts:
+
+- the accounting of one execution, from its Step Functions output (the validator's
+  ``FileValidation`` list and the loader's skipped files), printed by ``shopflow demo``;
+- every validation report the validator wrote for one file, across batches, read from the
+  ``reports/`` prefix of the data bucket, printed by ``shopflow report``.
+
+Reports are found by listing S3 (``ListObjectsV2``), never by scanning a table: the bucket
+already is the index of what was validated.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+REPORTS_PREFIX = "reports/"
+REJECTED_ROWS_SHOWN = 10
+MESSAGE_WIDTH = 120
+TOP_REASONS_SHOWN = 3
+ACCOUNTING_COLUMNS = (
+    "source_key",
+    "kind",
+    "rows_in",
+    "accepted",
+    "rejected",
+    "duplicates",
+    "pending",
+    "top reasons",
+)
+_COUNTS = ("rows_in", "accepted", "rejected", "duplicates", "pending")
+
+
+class ReportNotFoundError(LookupError):
+    """No validation report exists for the file asked about."""
+
+
+# --- accounting of one execution ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileAccounting:
+    """One line of an execution's accounting: a validated file, or a file the run skipped."""
+
+    source_key: str
+    kind: str
+    counts: dict[str, int] | None
+    reasons: str
+
+    def cells(self) -> dict[str, str]:
+        counts = self.counts or {}
+        return {
+            "source_key": self.source_key,
+            "kind": self.kind,
+            **{name: str(counts[name]) if name in counts else "-" for name in _COUNTS},
+            "top reasons": self.reasons,
+        }
+
+
+def describe_reasons(reasons: Iterable[tuple[str, int]], shown: int = TOP_REASONS_SHOWN) -> str:
+    """``rule xN, rule xN (+k more)``: the commonest reasons, short enough for one line."""
+    ranked = sorted(reasons, key=lambda reason: (-reason[1], reason[0]))
+    text = ", ".join(f"{rule} x{count}" for rule, count in ranked[:shown])
+    if len(ranked) > shown:
+        text += f" (+{len(ranked) - shown} more)"
+    return text or "-"
+
+
+def execution_accounting(output: str | dict[str, Any] | None) -> list[FileAccounting]:
+    """The per-file accounting of a succeeded execution, from its output JSON.
+
+    Validated files come from ``$.validation.payload.files``; files the loader did not stage
+    (an identical earlier upload, say) from ``$.load.payload.skipped``, so that every
+    uploaded file of the batch is accounted for.
+    """
+    if output is None:
+        return []
+    document = json.loads(output) if isinstance(output, str) else output
+    validation = _path(document, "validation", "payload", "files") or []
+    skipped = _path(document, "load", "payload", "skipped") or []
+    lines = [
+        FileAccounting(
+            source_key=str(item.get("source_key", "?")),
+            kind=str(item.get("kind", "?")),
+            counts={name: int(item.get(name, 0)) for name in _COUNTS},
+            reasons=describe_reasons(
+                (str(reason["rule"]), int(reason["count"]))
+                for reason in item.get("top_reasons", [])
+            ),
+        )
+        for item in validation
+    ]
+    for item in skipped:
+        first_seen = item.get("first_seen_batch_id")
+        lines.append(
+            FileAccounting(
+                source_key=str(item.get("source_key", "?")),
+                kind="skipped",
+                counts=None,
+                reasons=f"{item.get('reason', 'skipped')}"
+                + (f" (first seen in {first_seen})" if first_seen else ""),
+            )
+        )
+    return lines
+
+
+def _path(document: Any, *names: str) -> Any:
+    for name in names:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(name)
+    return document
+
+
+def render_table(rows: list[dict[str, str]], columns: tuple[str, ...], indent: str = "") -> str:
+    """Aligned columns; counts right-aligned, text left-aligned."""
+    widths = {c: max([len(c), *(len(row[c]) for row in rows)]) for c in columns}
+
+    def line(cells: dict[str, str]) -> str:
+        text = "  ".join(
+            cells[c].rjust(widths[c]) if c in _COUNTS else cells[c].ljust(widths[c])
+            for c in columns
+        )
+        return indent + text.rstrip()
+
+    header = line({c: c for c in columns})
+    return "\n".join([header, indent + "-" * (len(header) - len(indent)), *map(line, rows)])
+
+
+def render_accounting(lines: list[FileAccounting], indent: str = "    ") -> str:
+    if not lines:
+        return f"{indent}(no files in the execution output)"
+    return render_table([line.cells() for line in lines], ACCOUNTING_COLUMNS, indent)
+
+
+# --- validation reports of one file ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    line: str
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """One validation report of a file (one batch that held it), as ``shopflow report`` shows."""
+
+    report_key: str
+    last_modified: datetime
+    batch_id: str
+    kind: str
+    source_key: str
+    rows_in: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    pending: int
+    rejects_by_rule: dict[str, int]
+    rejects_key: str | None
+    file_error: dict[str, Any] | None = None
+    rejected_rows: list[RejectedRow] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["last_modified"] = self.last_modified.isoformat()
+        return data
+
+
+def wanted_source(file: str) -> str:
+    """The object key (``landing/x.csv``) or bare file name (``x.csv``) the user means.
+
+    An ``s3://bucket/key`` URL means its key.
+    """
+    if file.startswith("s3://"):
+        _, _, key = file[len("s3://") :].partition("/")
+        return key
+    return file
+
+
+def source_matches(source_key: str, wanted: str) -> bool:
+    """A key matches itself; a bare name matches that name under any prefix."""
+    if "/" in wanted:
+        return source_key == wanted
+    return source_key.rsplit("/", 1)[-1] == wanted
+
+
+def list_report_keys(
+    s3: Any, bucket: str, *, prefix: str = REPORTS_PREFIX, page_size: int = 1000
+) -> Iterator[tuple[str, datetime]]:
+    """Every ``*.report.json`` under the prefix, with its LastModified, page by page."""
+    paginator = s3.get_paginator("list_objects_v2")
+    pages = paginator.paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+    )
+    for page in pages:
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".report.json"):
+                yield item["Key"], item["LastModified"]
+
+
+def batch_of(report_key: str) -> str:
+    """``reports/batch=<id>/<stem>.report.json`` -> ``<id>`` (for reports that lack it)."""
+    for part in report_key.split("/"):
+        if part.startswith("batch="):
+            return part[len("batch=") :]
+    return "?"
+
+
+def parse_report(report_key: str, last_modified: datetime, body: dict[str, Any]) -> FileReport:
+    # Reports written before the accounting gained duplicates/pending lack those fields.
+    return FileReport(
+        report_key=report_key,
+        last_modified=last_modified,
+        batch_id=str(body.get("batch_id") or batch_of(report_key)),
+        kind=str(body.get("kind", "?")),
+        source_key=str(body.get("source_key", "?")),
+        rows_in=int(body.get("rows_in", 0)),
+        accepted=int(body.get("accepted", 0)),
+        rejected=int(body.get("rejected", 0)),
+        duplicates=int(body.get("duplicates", 0)),
+        pending=int(body.get("pending", 0)),
+        rejects_by_rule={
+            str(rule): int(count) for rule, count in (body.get("rejects_by_rule") or {}).items()
+        },
+        rejects_key=body.get("rejects_key"),
+        file_error=body.get("file_error"),
+    )
+
+
+def read_rejected_rows(
+    s3: Any, bucket: str, key: str, limit: int = REJECTED_ROWS_SHOWN
+) -> list[RejectedRow]:
+    """The first ``limit`` rows of a rejects CSV, reading no more of the object than needed."""
+    if limit <= 0:
+        return []
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    try:
+        rows: list[RejectedRow] = []
+        for record in csv.DictReader(_text_lines(body.iter_chunks())):
+            rows.append(
+                RejectedRow(
+                    line=record.get("line") or "",
+                    rule=record.get("rule") or "",
+                    message=record.get("message") or "",
+                )
+            )
+            if len(rows) >= limit:
+                break
+        return rows
+    finally:
+        body.close()
+
+
+def _text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """UTF-8 lines (with their endings, as ``csv`` wants them) from a stream of byte chunks."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    pending = ""
+    for chunk in chunks:
+        pending += decoder.decode(chunk)
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            yield line + "\n"
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
+
+
+def find_reports(
+    s3: Any,
+    bucket: str,
+    file: str,
+    *,
+    rejected_rows: int = REJECTED_ROWS_SHOWN,
+    page_size: int = 1000,
+) -> list[FileReport]:
+    """Every validation report of ``file``, oldest first, with its first rejected rows.
+
+    Raises ``ReportNotFoundError`` when there is none.
+    """
+    wanted = wanted_source(file)
+    reports: list[FileReport] = []
+    for key, last_modified in list_report_keys(s3, bucket, page_size=page_size):
+        body = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        if not isinstance(body, dict) or not source_matches(str(body.get("source_key")), wanted):
+            continue
+        report = parse_report(key, last_modified, body)
+        if report.rejects_key:
+            shown = read_rejected_rows(s3, bucket, report.rejects_key, rejected_rows)
+            report = replace(report, rejected_rows=shown)
+        reports.append(report)
+    if not reports:
+        raise ReportNotFoundError(
+            f"no validation report for {file!r} under s3://{bucket}/{REPORTS_PREFIX}: "
+            "it was never uploaded, its run has not validated it yet, or it was skipped "
+            "(unrecognised or an identical earlier upload; see 'shopflow status')"
+        )
+    return sorted(reports, key=lambda report: (report.last_modified, report.batch_id))
+
+
+def render_reports(reports: list[FileReport], output_format: str = "table") -> str:
+    if output_format == "json":
+        return json.dumps([report.as_json() for report in reports], indent=2)
+    return "\n\n".join(_render_one(report) for report in reports)
+
+
+def _render_one(report: FileReport) -> str:
+    lines = [
+        f"batch {report.batch_id}  ({report.last_modified:%Y-%m-%d %H:%M:%S})",
+        f"  file      {report.source_key}  ({report.kind})",
+        f"  rows      in {report.rows_in}, accepted {report.accepted}, "
+        f"rejected {report.rejected}, duplicates {report.duplicates}, pending {report.pending}",
+    ]
+    if report.file_error:
+        lines.append(
+            f"  file error {report.file_error.get('rule', '?')}: "
+            f"{report.file_error.get('message', '')}"
+        )
+    if report.rejects_by_rule:
+        lines.append("  rejects by rule")
+        ranked = sorted(report.rejects_by_rule.items(), key=lambda item: (-item[1], item[0]))
+        width = max(len(rule) for rule, _ in ranked)
+        lines.extend(f"    {rule.ljust(width)}  {count:>6}" for rule, count in ranked)
+    lines.append(f"  rejects   {report.rejects_key or '(none)'}")
+    if report.rejected_rows:
+        shown = len(report.rejected_rows)
+        lines.append(
+            f"  first {shown} rejected row(s)" if shown < report.rejected else "  rejected rows"
+        )
+        line_width = max(len(row.line) for row in report.rejected_rows)
+        rule_width = max(len(row.rule) for row in report.rejected_rows)
+        lines.extend(
+            f"    line {row.line.rjust(line_width)}  {row.rule.ljust(rule_width)}  "
+            f"{_shorten(row.message)}"
+            for row in report.rejected_rows
+        )
+    return "\n".join(lines)
+
+
+def _shorten(text: str, width: int = MESSAGE_WIDTH) -> str:
+    # A message quotes the offending value, which can be a whole malformed line.
+    return text if len(text) <= width else text[: width - 3] + "..."

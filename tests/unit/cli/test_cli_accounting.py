@@ -1,0 +1,150 @@
+"""The per-file accounting ``shopflow demo`` prints, from an execution's output."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shopflow_cli import report
+
+
+def file_validation(source_key: str, kind: str, **counts: Any) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "source_key": source_key,
+        "staged_key": f"raw/batch=b1/{kind}/0000-x.csv",
+        "rows_in": 0,
+        "accepted": 0,
+        "rejected": 0,
+        "duplicates": 0,
+        "pending": 0,
+        "warnings": [],
+        "top_reasons": [],
+        "curated": None,
+        "rejects_key": None,
+        "report_key": "reports/batch=b1/0000-x.report.json",
+        **counts,
+    }
+
+
+def execution_output(files: list[dict[str, Any]], skipped: list[dict[str, Any]]) -> str:
+    return json.dumps(
+        {
+            "load": {"payload": {"batch_id": "b1", "staged": [], "skipped": skipped}},
+            "validation": {"payload": {"batch_id": "b1", "files": files, "curated": []}},
+            "kpis": {"payload": {}},
+        }
+    )
+
+
+def test_every_validated_and_every_skipped_file_gets_a_line() -> None:
+    # Given a run that validated two files and skipped a re-upload
+    output = execution_output(
+        [
+            file_validation(
+                "landing/a.csv",
+                "orders",
+                rows_in=10,
+                accepted=6,
+                rejected=2,
+                duplicates=1,
+                pending=1,
+                top_reasons=[{"rule": "unknown_status", "count": 2}],
+            ),
+            file_validation("landing/b.csv", "products", rows_in=4, accepted=4),
+        ],
+        [
+            {
+                "source_bucket": "data",
+                "source_key": "landing/a-again.csv",
+                "reason": "duplicate_content",
+                "detail": "same bytes as landing/a.csv",
+                "first_seen_batch_id": "b0",
+            }
+        ],
+    )
+    # When it is accounted for
+    lines = report.execution_accounting(output)
+    # Then each file has its counts and reasons, the skipped one its reason and first batch
+    assert [line.cells() for line in lines] == [
+        {
+            "source_key": "landing/a.csv",
+            "kind": "orders",
+            "rows_in": "10",
+            "accepted": "6",
+            "rejected": "2",
+            "duplicates": "1",
+            "pending": "1",
+            "top reasons": "unknown_status x2",
+        },
+        {
+            "source_key": "landing/b.csv",
+            "kind": "products",
+            "rows_in": "4",
+            "accepted": "4",
+            "rejected": "0",
+            "duplicates": "0",
+            "pending": "0",
+            "top reasons": "-",
+        },
+        {
+            "source_key": "landing/a-again.csv",
+            "kind": "skipped",
+            "rows_in": "-",
+            "accepted": "-",
+            "rejected": "-",
+            "duplicates": "-",
+            "pending": "-",
+            "top reasons": "duplicate_content (first seen in b0)",
+        },
+    ]
+
+
+def test_outputs_of_older_validators_without_duplicates_and_pending_count_them_as_zero() -> None:
+    # Given a file validation from before duplicates and pending existed
+    old = file_validation("landing/a.csv", "orders", rows_in=3, accepted=3)
+    del old["duplicates"], old["pending"]
+    # When accounted for
+    (line,) = report.execution_accounting(execution_output([old], []))
+    # Then those counts read as zero
+    assert line.counts == {
+        "rows_in": 3,
+        "accepted": 3,
+        "rejected": 0,
+        "duplicates": 0,
+        "pending": 0,
+    }
+
+
+def test_an_execution_without_output_has_nothing_to_account() -> None:
+    assert report.execution_accounting(None) == []
+    assert report.execution_accounting("{}") == []
+
+
+def test_reasons_are_ranked_by_count_and_cut_to_a_few() -> None:
+    # Given five rules with different counts
+    reasons = [("a", 1), ("b", 5), ("c", 3), ("d", 3), ("e", 2)]
+    # When described
+    text = report.describe_reasons(reasons, shown=3)
+    # Then the commonest come first (ties by name) and the rest are counted
+    assert text == "b x5, c x3, d x3 (+2 more)"
+
+
+def test_the_rendered_table_aligns_counts_under_their_headers() -> None:
+    # Given two files with counts of different widths
+    lines = report.execution_accounting(
+        execution_output(
+            [
+                file_validation("landing/a.csv", "orders", rows_in=12345, accepted=12345),
+                file_validation("landing/bb.csv", "products", rows_in=7, accepted=7),
+            ],
+            [],
+        )
+    )
+    # When rendered
+    header, rule, first, second = report.render_accounting(lines, indent="").splitlines()
+    # Then every count ends where its header ends
+    end = header.index("rows_in") + len("rows_in")
+    assert first[:end].endswith("12345") and second[:end].endswith("    7")
+    assert set(rule) == {"-"}
+    assert second.startswith("landing/bb.csv  products")

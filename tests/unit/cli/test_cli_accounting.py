@@ -148,3 +148,43 @@ def test_the_rendered_table_aligns_counts_under_their_headers() -> None:
     assert first[:end].endswith("12345") and second[:end].endswith("    7")
     assert set(rule) == {"-"}
     assert second.startswith("landing/bb.csv  products")
+
+
+def state_entered(name: str, state_input: dict[str, Any]) -> dict[str, Any]:
+    return {"stateEnteredEventDetails": {"name": name, "input": json.dumps(state_input)}}
+
+
+def test_a_failed_run_s_typed_failure_is_read_from_its_failure_path() -> None:
+    # Given a history whose failed task has no cause, as moto records it, and whose failure
+    # path first carries the bare error and then the recorded TaskFailure
+    recorded = {
+        "error": "shopflow.UnrecognisedFile",
+        "reason": "landing/x.csv: header 'a,b' is not an orders header",
+        "run_id": "b1",
+        "stage": "load",
+        "files": ["landing/x.csv"],
+    }
+    events = [
+        state_entered("LoadData", {"batch_id": "b1"}),
+        {"taskFailedEventDetails": {"error": "shopflow.UnrecognisedFile"}},
+        state_entered("DescribeFailure", {"error": {"Error": "shopflow.UnrecognisedFile"}}),
+        state_entered(
+            "NotifyFailure",
+            {"error": {"Error": "shopflow.UnrecognisedFile", "Cause": json.dumps(recorded)}},
+        ),
+        {"executionFailedEventDetails": {"error": "shopflow.RunFailed"}},
+    ]
+    # When the failure is looked up
+    failure = report.failure_from_history(events)
+    # Then it is the recorded one, reason and files included
+    assert failure["reason"] == recorded["reason"]
+    assert failure["files"] == ["landing/x.csv"]
+    assert failure["error"] == "shopflow.UnrecognisedFile"
+
+
+def test_an_untyped_cause_is_kept_as_text_and_no_error_means_nothing_found() -> None:
+    events = [
+        state_entered("NotifyFailure", {"error": {"Error": "States.Timeout", "Cause": "slow"}})
+    ]
+    assert report.failure_from_history(events) == {"error": "States.Timeout", "cause": "slow"}
+    assert report.failure_from_history([state_entered("LoadData", {"batch_id": "b1"})]) == {}

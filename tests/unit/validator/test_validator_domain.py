@@ -547,3 +547,59 @@ def test_given_a_staged_name_when_stemmed_then_csv_and_gz_extensions_go(
     name: str, stem: str
 ) -> None:
     assert stem_of(name) == stem
+
+
+# --- within-file repeats ----------------------------------------------------------------
+
+
+def test_given_many_duplicates_when_validated_then_all_count_and_the_report_lists_a_bounded_few(
+    tmp_path: Path,
+) -> None:
+    row = "1,10,pending,2025-03-30T16:14:26,,,,1\n"
+    content = f"{ORDERS_HEADER}\n" + row * 1_202 + "2,10,pending,2025-03-30T16:14:26,,,,1\n"
+
+    result = validate(tmp_path, content, FileKind.ORDERS)
+
+    assert (result.rows_in, result.accepted, result.duplicates, result.rejected) == (
+        1_203,
+        2,
+        1_201,
+        0,
+    )
+    report = json.loads(result.report_path.read_text())
+    assert report["listed_rows_limit"] == 1_000
+    assert len(report["duplicate_rows"]) == 1_000
+    assert report["duplicate_rows"][0] == {"line": 3, "key": 1, "duplicate_of_line": 2}
+    assert report["accounting"] == "rows_in == accepted + rejected + duplicates + pending"
+
+
+def test_given_a_stray_carriage_return_when_validated_then_only_that_row_is_rejected(
+    tmp_path: Path,
+) -> None:
+    content = GOOD_ORDERS + "4,13,pend\ring,2025-03-30T16:14:26,,,,1\n"
+
+    result = validate(tmp_path, content, FileKind.ORDERS)
+
+    assert (result.rows_in, result.accepted, result.rejected) == (4, 3, 1)
+    reject = only_reject(result)
+    assert (reject["line"], reject["rule"]) == ("5", "stray_carriage_return")
+    assert reject["raw_line"] == "4,13,pend\ring,2025-03-30T16:14:26,,,,1"
+
+
+def test_given_the_csv_reader_gives_up_when_validated_then_the_file_fails_as_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+    from shopflow_validator.domain import validate as validate_module
+
+    def give_up(*_: object) -> None:
+        raise duckdb.InvalidInputException("Invalid Input Error: state machine\nmore")
+
+    monkeypatch.setattr(validate_module, "_check_rows", give_up)
+
+    result = validate(tmp_path, GOOD_ORDERS, FileKind.ORDERS)
+
+    assert result.file_error is not None
+    assert result.file_error.rule == "unreadable_csv"
+    assert "state machine" in result.file_error.message
+    assert (result.rows_in, result.accepted, result.rejected) == (3, 0, 3)

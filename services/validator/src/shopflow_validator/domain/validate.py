@@ -577,18 +577,30 @@ def validate_file(
             else:
                 extra = layout.extra
                 if split.rows_in:
-                    rows = _check_rows(
-                        split,
-                        layout,
-                        kind_expected,
-                        source_key,
-                        ingest_seq,
-                        accepted_path,
-                        rejects_path,
-                        scratch,
-                        config,
-                        batch_orders,
-                    )
+                    try:
+                        rows = _check_rows(
+                            split,
+                            layout,
+                            kind_expected,
+                            source_key,
+                            ingest_seq,
+                            accepted_path,
+                            rejects_path,
+                            scratch,
+                            config,
+                            batch_orders,
+                        )
+                    except duckdb.InvalidInputException as problem:
+                        # A safety net: the byte pass keeps every input known to upset
+                        # DuckDB's reader away from it, but should another one appear, the
+                        # file fails as data (not retried as a crash) and says why.
+                        accepted_path.unlink(missing_ok=True)
+                        rejects_path.unlink(missing_ok=True)
+                        file_error = FileError(
+                            "unreadable_csv",
+                            "the CSV reader gave up on the file: "
+                            + str(problem).strip().splitlines()[0][:300],
+                        )
         if file_error is not None and split.rows_in:
             rows = _RowOutcome(
                 by_rule=_write_rejects(

@@ -15,11 +15,11 @@ from shopflow_cli import report
 ORDERS_REPORT = {
     "kind": "orders",
     "source_key": "landing/orders.csv",
-    "rows_in": 12,
+    "rows_in": 13,
     "accepted": 7,
     "rejected": 3,
     "duplicates": 1,
-    "pending": 1,
+    "pending": 2,
     "rejects_by_rule": {"unknown_status": 2, "invalid_integer:order_id": 1},
 }
 
@@ -101,10 +101,15 @@ def test_listing_follows_every_page(s3: Any, bucket: str) -> None:
     # Given more reports of the file than fit on one listing page
     for batch in range(5):
         put_report(s3, bucket, f"b{batch}", "0000-orders", ORDERS_REPORT)
+    listings: list[dict[str, Any]] = []
+    s3.meta.events.register(
+        "before-call.s3.ListObjectsV2", lambda params, **_: listings.append(params)
+    )
     # When listed two keys per page
     found = report.find_reports(s3, bucket, "orders.csv", page_size=2)
-    # Then all five are found
+    # Then all five are found, over three listing calls
     assert sorted(r.batch_id for r in found) == [f"b{batch}" for batch in range(5)]
+    assert len(listings) == 3
 
 
 def test_reports_older_than_the_duplicates_and_pending_counts_read_as_zero(
@@ -119,7 +124,7 @@ def test_reports_older_than_the_duplicates_and_pending_counts_read_as_zero(
     (found,) = report.find_reports(s3, bucket, "orders.csv")
     # Then the missing counts are zero and the batch is the key's
     assert (found.batch_id, found.duplicates, found.pending) == ("b-old", 0, 0)
-    assert (found.rows_in, found.accepted, found.rejected) == (12, 7, 3)
+    assert (found.rows_in, found.accepted, found.rejected) == (13, 7, 3)
 
 
 def test_the_first_rejected_rows_are_read_from_the_rejects_csv(s3: Any, bucket: str) -> None:
@@ -164,7 +169,7 @@ def test_table_and_json_renderings_carry_counts_rules_key_and_rows(s3: Any, buck
     (as_json,) = json.loads(report.render_reports(found, "json"))
     # Then both say the same things
     assert "batch b1" in table
-    assert "in 12, accepted 7, rejected 3, duplicates 1, pending 1" in table
+    assert "in 13, accepted 7, rejected 3, duplicates 1, pending 2" in table
     assert table.index("unknown_status") < table.index("invalid_integer:order_id")
     assert rejects_key in table
     assert "line 5  unknown_status  bogus" in table
@@ -172,6 +177,6 @@ def test_table_and_json_renderings_carry_counts_rules_key_and_rows(s3: Any, buck
     assert as_json["rejected_rows"] == [{"line": "5", "rule": "unknown_status", "message": "bogus"}]
     assert (as_json["duplicates"], as_json["pending"], as_json["rejects_key"]) == (
         1,
-        1,
+        2,
         rejects_key,
     )

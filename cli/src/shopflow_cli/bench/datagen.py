@@ -31,9 +31,7 @@ import duckdb
 
 from shopflow_cli.sampledata import (
     ORDER_ITEMS_FILE,
-    ORDER_ITEMS_HEADER,
     ORDERS_FILE,
-    ORDERS_HEADER,
     PRODUCTS_FILE,
     generate_sample,
 )

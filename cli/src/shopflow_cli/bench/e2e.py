@@ -63,10 +63,10 @@ def corrections(sample: Path = SAMPLE, per_date: int = ROWS_PER_UPLOAD) -> list[
             order_dates[order["order_id"]] = parse_timestamp(order["created_at"]).date()
     by_date: dict[date, list[list[str]]] = defaultdict(list)
     with (sample / "order_items.csv").open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
+        rows = csv.reader(handle)
+        header = next(rows)
         order_column = header.index("order_id")
-        for line, cells in enumerate(reader, start=2):
+        for line, cells in enumerate(rows, start=2):
             day = order_dates.get(cells[order_column])
             if day is None or line in broken["order_items.csv"]:
                 continue
@@ -114,6 +114,20 @@ def _day_stamp(dynamodb: Any, table: str, day: date) -> str | None:
     return f"{item['batch_id']['S']}|{item['computed_at']['S']}"
 
 
+def _finished(sfn: Any, state_machine_arn: str, name: str, deadline: float) -> Any:
+    """The execution called ``name`` once it has ended (its last state is still running
+    when the KPIs become visible)."""
+    from shopflow_cli import operations
+
+    while True:
+        for execution in operations.list_executions(sfn, state_machine_arn):
+            if execution.name == name and execution.status in operations.TERMINAL_STATES:
+                return execution
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"execution {name} did not end")
+        time.sleep(POLL_SECONDS * 5)
+
+
 def run_e2e(
     work_dir: Path, *, uploads: int, batch_window: float, timeout: float = 120.0
 ) -> dict[str, Any]:
@@ -139,21 +153,18 @@ def run_e2e(
         dynamodb = aws_client("dynamodb", stack.endpoint_url)
         stack_seconds = time.perf_counter() - started_stack
 
-        def settle(expected: int) -> list[operations.Execution]:
-            return operations.wait_until_settled(
-                sfn,
-                sqs,
-                outputs.state_machine_arn,
-                outputs.arrivals_queue_url,
-                expected_at_least=expected,
-                quiet_seconds=batch_window + 1,
-                timeout=timeout * 2,
-                health_check=stack.check_alive,
-            )
-
         seeded = time.perf_counter()
         operations.upload_files(s3, outputs.data_bucket, operations.csv_files_under(SAMPLE))
-        (first,) = settle(1)
+        (first,) = operations.wait_until_settled(
+            sfn,
+            sqs,
+            outputs.state_machine_arn,
+            outputs.arrivals_queue_url,
+            expected_at_least=1,
+            quiet_seconds=batch_window + 1,
+            timeout=timeout * 2,
+            health_check=stack.check_alive,
+        )
         if first.status != "SUCCEEDED":
             raise RuntimeError(f"loading the sample failed: {first.status}")
         seed_seconds = time.perf_counter() - seeded
@@ -180,8 +191,7 @@ def run_e2e(
             latency = time.perf_counter() - put_at
             visible_wall = datetime.now(UTC)
             batch_id = stamp.split("|", 1)[0]
-            executions = settle(upload + 2)
-            execution = next(e for e in executions if e.name == batch_id)
+            execution = _finished(sfn, outputs.state_machine_arn, batch_id, deadline + timeout)
             events = sfn.get_execution_history(executionArn=execution.arn, maxResults=1000)[
                 "events"
             ]
@@ -191,7 +201,9 @@ def run_e2e(
                     "rows": len(plan.rows),
                     "latency_seconds": latency,
                     "status": execution.status,
-                    "put_to_execution_start_seconds": (execution.started - put_wall).total_seconds(),
+                    "put_to_execution_start_seconds": (
+                        execution.started - put_wall
+                    ).total_seconds(),
                     "execution_start_to_visible_seconds": (
                         visible_wall - execution.started
                     ).total_seconds(),

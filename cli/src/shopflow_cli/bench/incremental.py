@@ -229,7 +229,8 @@ def make_layout(name: str, memory_limit: str, threads: int) -> KpiLayout:
         factory = LAYOUTS[name]
     except KeyError:
         raise ValueError(f"unknown KPI layout {name!r}; known: {', '.join(LAYOUTS)}") from None
-    return factory(memory_limit=memory_limit, threads=threads)
+    layout: KpiLayout = factory(memory_limit=memory_limit, threads=threads)
+    return layout
 
 
 def _curated(document: dict[str, list[str]], extra_items: list[str] | None = None) -> Any:
@@ -314,9 +315,7 @@ def full_task(spec: Spec) -> TaskResult:
     layout.prepare(_curated(spec["history"]), Path(spec["layout_dir"]))
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=scratch_root) as scratch:
-        run = layout.recompute_all(
-            _curated(spec["history"], [spec["new_parquet"]]), Path(scratch)
-        )
+        run = layout.recompute_all(_curated(spec["history"], [spec["new_parquet"]]), Path(scratch))
     seconds = time.perf_counter() - started
     Path(spec["kpi_out"]).write_text(
         json.dumps({"dates": run.dates, "days": run.days, "categories": run.categories})

@@ -38,7 +38,9 @@ def shopflow_validate(spec: Spec) -> TaskResult:
                 "accepted": result.accepted,
                 "rejected": result.rejected,
                 "seconds": seconds,
-                "accepted_path": None if result.accepted_path is None else str(result.accepted_path),
+                "accepted_path": None
+                if result.accepted_path is None
+                else str(result.accepted_path),
             }
         )
     return {"files": files, "seconds": total, "rows_in": sum(f["rows_in"] for f in files)}

@@ -38,7 +38,11 @@ def human_count(value: float) -> str:
     """1234567 -> '1.23M'; 20000 -> '20.0k'."""
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(value) >= scale:
-            return f"{value / scale:.3g}{unit}" if value / scale < 100 else f"{value / scale:.0f}{unit}"
+            return (
+                f"{value / scale:.3g}{unit}"
+                if value / scale < 100
+                else f"{value / scale:.0f}{unit}"
+            )
     return f"{value:.0f}"
 
 

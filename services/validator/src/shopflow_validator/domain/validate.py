@@ -289,18 +289,20 @@ def _repeats_table_sql(specs: tuple[ColumnSpec, ...], key: ColumnSpec) -> str:
     )
     return f"""
         CREATE TABLE repeats AS
-        WITH accepted AS (
-            SELECT * FROM checked
-            WHERE _line IN (SELECT line FROM verdicts WHERE rule IS NULL)
+        WITH repeated AS (
+            -- A cheap first cut over one column; the verdicts narrow it down below.
+            SELECT {typed(key)} AS key FROM checked WHERE rule IS NULL
+            GROUP BY ALL HAVING count(*) > 1
         ),
-        repeated AS (
-            SELECT {typed(key)} AS key FROM accepted GROUP BY ALL HAVING count(*) > 1
+        accepted AS (
+            SELECT * FROM checked
+            WHERE {typed(key)} IN (SELECT key FROM repeated)
+              AND _line IN (SELECT line FROM verdicts WHERE rule IS NULL)
         ),
         versions AS (
             SELECT _line, {typed(key)} AS key, lag(_line) OVER w AS previous,
                    lag(_line) OVER w IS NOT NULL AND {same} AS same
             FROM accepted
-            WHERE {typed(key)} IN (SELECT key FROM repeated)
             WINDOW w AS (PARTITION BY {typed(key)} ORDER BY _line)
         ),
         runs AS (

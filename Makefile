@@ -62,7 +62,7 @@ pytest:
 	$(RUN) pytest
 
 pytest-fast:
-	$(RUN) pytest -m "not e2e"
+	$(RUN) pytest -m "not e2e and not slow"
 
 sample:
 	$(RUN) python -m shopflow_cli.sampledata --out samples/thelook-small

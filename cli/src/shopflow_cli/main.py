@@ -221,21 +221,8 @@ def _print_executions(target: Target, executions: list[operations.Execution]) ->
         )
         if execution.status not in {"SUCCEEDED", "RUNNING"}:
             failed = True
-            print(_describe_failure(_execution_failure(sfn, execution.arn)))
+            print(_describe_failure(operations.execution_failure(sfn, execution.arn)))
     return failed
-
-
-def _execution_failure(sfn: Any, execution_arn: str) -> dict[str, Any]:
-    failure = operations.execution_failure(sfn, execution_arn)
-    if failure.get("reason"):
-        return failure
-    # No typed cause on the failed task (moto drops it): the failure path's state input has it.
-    events = [
-        event
-        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
-        for event in page["events"]
-    ]
-    return {**failure, **report.failure_from_history(events)}
 
 
 def _describe_failure(failure: dict[str, Any]) -> str:

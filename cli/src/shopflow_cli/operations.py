@@ -6,7 +6,6 @@ are DynamoDB ``Query``/``GetItem`` calls shaped by the tables' keys; nothing her
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -140,16 +139,41 @@ def wait_until_settled(
 
 
 def execution_failure(sfn: Any, execution_arn: str) -> dict[str, Any]:
-    """The typed error a failed execution's stage reported (from its history)."""
-    for event in reversed(sfn.get_execution_history(executionArn=execution_arn)["events"]):
-        for detail_key in ("taskFailedEventDetails", "executionFailedEventDetails"):
-            details = event.get(detail_key)
-            if details and details.get("error") != "shopflow.RunFailed":
-                cause = details.get("cause", "")
-                with_reason: dict[str, Any] = {"error": details.get("error"), "cause": cause}
-                with contextlib.suppress(TypeError, ValueError):
-                    with_reason.update(json.loads(cause))
-                return with_reason
+    """The typed error a failed execution's stage reported, read from its history."""
+    events = [
+        event
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+        for event in page["events"]
+    ]
+    return failure_from_history(events)
+
+
+def failure_from_history(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The typed failure a failed run carried into its failure path, from its history.
+
+    The failure path keeps the stage's error in ``$.error`` (``Error``, ``Cause``) and swaps
+    in the failure record the worker wrote, so the last state input that holds ``$.error``
+    has the full ``TaskFailure``, even where the history's ``TaskFailed`` event has no cause
+    (moto records only the error name).
+    """
+    for event in reversed(list(events)):
+        details = event.get("stateEnteredEventDetails") or {}
+        try:
+            state_input = json.loads(details.get("input") or "{}")
+        except ValueError:
+            continue
+        error = state_input.get("error") if isinstance(state_input, dict) else None
+        if not isinstance(error, dict) or not error.get("Error"):
+            continue
+        cause = str(error.get("Cause") or "")
+        failure: dict[str, Any] = {"error": error["Error"], "cause": cause}
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            failure.update(parsed)
+        return failure
     return {}
 
 

@@ -140,35 +140,6 @@ def render_accounting(lines: list[FileAccounting], indent: str = "    ") -> str:
     return render_table([line.cells() for line in lines], ACCOUNTING_COLUMNS, indent)
 
 
-def failure_from_history(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The typed failure a failed run carried into its failure path, from its history.
-
-    The failure path keeps the stage's error in ``$.error`` (``Error``, ``Cause``) and swaps
-    in the failure record the worker wrote, so the last state input that holds ``$.error``
-    has the full ``TaskFailure``, even where the history's ``TaskFailed`` event has no cause
-    (moto records only the error name).
-    """
-    for event in reversed(list(events)):
-        details = event.get("stateEnteredEventDetails") or {}
-        try:
-            state_input = json.loads(details.get("input") or "{}")
-        except ValueError:
-            continue
-        error = state_input.get("error") if isinstance(state_input, dict) else None
-        if not isinstance(error, dict) or not error.get("Error"):
-            continue
-        cause = str(error.get("Cause") or "")
-        failure: dict[str, Any] = {"error": error["Error"], "cause": cause}
-        try:
-            parsed = json.loads(cause)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            failure.update(parsed)
-        return failure
-    return {}
-
-
 # --- validation reports of one file ---------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shopflow_cli import report
+from shopflow_cli import operations, report
 
 
 def file_validation(source_key: str, kind: str, **counts: Any) -> dict[str, Any]:
@@ -175,7 +175,7 @@ def test_a_failed_run_s_typed_failure_is_read_from_its_failure_path() -> None:
         {"executionFailedEventDetails": {"error": "shopflow.RunFailed"}},
     ]
     # When the failure is looked up
-    failure = report.failure_from_history(events)
+    failure = operations.failure_from_history(events)
     # Then it is the recorded one, reason and files included
     assert failure["reason"] == recorded["reason"]
     assert failure["files"] == ["landing/x.csv"]
@@ -186,5 +186,5 @@ def test_an_untyped_cause_is_kept_as_text_and_no_error_means_nothing_found() -> 
     events = [
         state_entered("NotifyFailure", {"error": {"Error": "States.Timeout", "Cause": "slow"}})
     ]
-    assert report.failure_from_history(events) == {"error": "States.Timeout", "cause": "slow"}
-    assert report.failure_from_history([state_entered("LoadData", {"batch_id": "b1"})]) == {}
+    assert operations.failure_from_history(events) == {"error": "States.Timeout", "cause": "slow"}
+    assert operations.failure_from_history([state_entered("LoadData", {"batch_id": "b1"})]) == {}

@@ -31,7 +31,7 @@ def test_quick_mode_runs_every_section_and_matches_the_pandas_kpis(tmp_path: Pat
         assert size["validator"]["peak_rss_mib"] > 0
     for layout in sections["incremental"]["layouts"].values():
         assert layout["touched_rows_equal_full"]
-        assert 1 <= len(layout["touched_dates"])
+        assert len(layout["touched_dates"]) >= 1
     (e2e,) = sections["e2e"]["runs"]
     assert e2e["uploads"] == 3 and all(r["status"] == "SUCCEEDED" for r in e2e["runs"])
     assert "ComputeKpis" in e2e["states"]

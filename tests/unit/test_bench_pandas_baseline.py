@@ -39,8 +39,10 @@ ORDERS = """order_id,user_id,status,created_at,returned_at,shipped_at,delivered_
 9,17,pending,2025-03-02T08:00:00,,,,0
 ORD-10,17,pending,2025-03-02T08:00:00,,,,1
 """
-ITEMS = """id,order_id,user_id,product_id,status,created_at,shipped_at,delivered_at,returned_at,sale_price
-1,1,10,1,complete,2025-03-01T10:05:00,,,,10.01
+ITEMS = (
+    "id,order_id,user_id,product_id,status,created_at,shipped_at,delivered_at,returned_at,"
+    "sale_price\n"
+    """1,1,10,1,complete,2025-03-01T10:05:00,,,,10.01
 2,1,10,2,Complete,2025-03-01T10:06:00,,,,0.02
 3,2,11,1,returned,2025-03-02T00:01:00,,,2025-03-09T10:00:00,5
 4,3,10,1,complete,2025-03-01T12:01:00,,,,7.00
@@ -52,6 +54,7 @@ ITEMS = """id,order_id,user_id,product_id,status,created_at,shipped_at,delivered
 10,5,13,2,pending,2025-03-02T08:01:00,2025-03-01T08:01:00,,,3.00
 1,1,10,1,complete,2025-03-01T10:05:00,,,,10.02
 """
+)
 PRODUCTS = """id,cost,category,name,brand,retail_price,department,sku,distribution_center_id
 1,1.00,Jeans,"Slim Jean, Indigo",Levi's,20.00,Women,A,1
 2,,Swim,,,,,,

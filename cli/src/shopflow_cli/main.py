@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import importlib
 import sys
 import threading
@@ -134,8 +135,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     executions = operations.list_executions(sfn, target.outputs.state_machine_arn)
     pending = operations.queue_depth(target.client("sqs"), target.outputs.arrivals_queue_url)
     print(f"arrivals waiting: {pending}")
+    _print_pending(sfn, executions)
     _print_executions(target, executions[-args.limit :])
     return 0
+
+
+def _print_pending(sfn: Any, executions: list[operations.Execution]) -> None:
+    """Items waiting for their order or product, as the latest successful run saw them."""
+    for execution in reversed(executions):
+        if execution.status != "SUCCEEDED":
+            continue
+        output = json.loads(sfn.describe_execution(executionArn=execution.arn)["output"])
+        kpis = output.get("kpis", {}).get("payload", {})
+        print(
+            f"items waiting for their order or product: {kpis.get('pending_items', 0)} "
+            f"(orphaned beyond the grace period: {kpis.get('orphaned_items', 0)}"
+            + (f"; see {kpis['pending_report_key']})" if kpis.get("pending_report_key") else ")")
+        )
+        return
 
 
 def cmd_kpis(args: argparse.Namespace) -> int:

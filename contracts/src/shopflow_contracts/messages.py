@@ -181,11 +181,30 @@ class KpiRequest(Contract):
     curated: list[CuratedFile]
 
 
+class PendingFile(Contract):
+    """How many accepted items of one curated file wait for their order or product."""
+
+    source_key: str
+    curated_key: str
+    pending: int = Field(ge=0)
+
+
 class KpiOutcome(Contract):
     batch_id: BatchId
     order_dates: list[date] = Field(description="Dates whose KPI rows this run recomputed.")
     day_rows_written: int = Field(ge=0)
     category_rows_written: int = Field(ge=0)
+    pending_items: int = Field(
+        default=0, ge=0, description="Items, over all batches, waiting for their order/product."
+    )
+    released_items: int = Field(
+        default=0, ge=0, description="Items whose missing order/product arrived in this run."
+    )
+    orphaned_items: int = Field(
+        default=0, ge=0, description="Pending items still waiting after the grace period."
+    )
+    pending_by_file: list[PendingFile] = Field(default_factory=list)
+    pending_report_key: str | None = None
 
 
 # --- Envelopes ------------------------------------------------------------------------
@@ -252,6 +271,8 @@ class RunSucceeded(Contract):
     order_dates: list[date]
     day_rows_written: int
     category_rows_written: int
+    pending_items: int
+    orphaned_items: int
 
 
 class RunFailed(Contract):

@@ -129,9 +129,14 @@ def test_handler_stores_exact_kpis_in_both_tables(first_batch: KpiStack) -> None
     # When
     outcome = run(first_batch, "b1")
     # Then
-    assert outcome == KpiOutcome(
-        batch_id="b1", order_dates=[MAR1], day_rows_written=1, category_rows_written=2
+    assert outcome.model_copy(update={"pending_by_file": []}) == KpiOutcome(
+        batch_id="b1",
+        order_dates=[MAR1],
+        day_rows_written=1,
+        category_rows_written=2,
+        pending_report_key="reports/pending/pending-items.json",
     )
+    assert [f.pending for f in outcome.pending_by_file] == [0]
     day = day_row(first_batch, MAR1)
     assert day is not None
     assert numbers(

@@ -5,15 +5,22 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
+from uuid import uuid4
 
 from kpi_lake import CuratedLake
+from shopflow_contracts.messages import CuratedFile, KpiCommand, KpiRequest
 from shopflow_contracts.rows import FileKind
+from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
 from shopflow_kpi.domain import CategoryKpi, DayKpi
+from shopflow_kpi.handler import KpiHandler
 from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissingError, Stamp
 
 BUCKET = "data"
+NOW = datetime(2024, 3, 5, 8, 0, tzinfo=UTC)
 
 
 class FakeCuratedStore:
@@ -77,3 +84,68 @@ class FakeKpiRepository:
             self.days.pop(d, None)
         for key in categories:
             self.categories.pop(key, None)
+
+
+class RecordingReportSink:
+    def __init__(self) -> None:
+        self.documents: dict[str, Mapping[str, object]] = {}
+
+    def put_json(self, key: str, document: Mapping[str, object]) -> None:
+        self.documents[key] = document
+
+
+class Pipeline:
+    """A lake, the fakes over it, and the handler; ``run`` sends one batch's command."""
+
+    def __init__(self, lake: CuratedLake, work_dir: Path) -> None:
+        self.lake = lake
+        self.store = FakeCuratedStore(lake)
+        self.repository = FakeKpiRepository()
+        self.reports = RecordingReportSink()
+        self.work_dir = work_dir
+        self.handler = KpiHandler(
+            store=self.store,
+            repository=self.repository,
+            engine=DuckDbEngine(memory_limit="256MB", threads=1),
+            work_dir=work_dir,
+            clock=lambda: NOW,
+            reports=self.reports,
+        )
+
+    def command(self, batch: str) -> KpiCommand:
+        curated = [
+            CuratedFile(
+                kind=kind,
+                bucket=BUCKET,
+                key=path.relative_to(self.lake.root).as_posix(),
+                rows=1,
+                source_key=f"raw/batch={batch}/{path.name}",
+                ingest_seq="x",
+            )
+            for b, kind, path in self.lake.files
+            if b == batch
+        ]
+        return KpiCommand(
+            message_id=uuid4(),
+            run_id=f"run-{batch}",
+            occurred_at=NOW,
+            task_token="token",
+            payload=KpiRequest(batch_id=batch, curated=curated),
+        )
+
+    def run(self, batch: str) -> Any:
+        return self.handler.handle(self.command(batch)).payload
+
+
+def order(order_id: int, created_at: str, status: str = "complete") -> dict[str, Any]:
+    return {"order_id": order_id, "user_id": order_id, "status": status, "created_at": created_at}
+
+
+def item(item_id: int, order_id: int, product_id: int, price: str) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "order_id": order_id,
+        "user_id": order_id,
+        "product_id": product_id,
+        "sale_price": Decimal(price),
+    }

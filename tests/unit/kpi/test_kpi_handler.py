@@ -2,81 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-from uuid import uuid4
 
 import pytest
-from kpi_fakes import BUCKET, FakeCuratedStore, FakeKpiRepository
+from kpi_fakes import NOW, Pipeline, item, order
 from kpi_lake import CuratedLake, write_curated
-from shopflow_contracts.messages import CuratedFile, KpiCommand, KpiRequest, TaskErrorName
+from shopflow_contracts.messages import TaskErrorName
 from shopflow_contracts.rows import FileKind
 from shopflow_contracts.taskworker import TaskError
-from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
 from shopflow_kpi.domain import DayKpi
-from shopflow_kpi.handler import KpiHandler
 from shopflow_kpi.ports import CuratedObjectsMissingError, Stamp
 
 ORDERS, ITEMS, PRODUCTS = FileKind.ORDERS, FileKind.ORDER_ITEMS, FileKind.PRODUCTS
 MAR1, MAR2 = date(2024, 3, 1), date(2024, 3, 2)
-NOW = datetime(2024, 3, 5, 8, 0, tzinfo=UTC)
-
-
-class Pipeline:
-    """A lake, the fakes over it, and the handler; ``run`` sends one batch's command."""
-
-    def __init__(self, lake: CuratedLake, work_dir: Path) -> None:
-        self.lake = lake
-        self.store = FakeCuratedStore(lake)
-        self.repository = FakeKpiRepository()
-        self.work_dir = work_dir
-        self.handler = KpiHandler(
-            store=self.store,
-            repository=self.repository,
-            engine=DuckDbEngine(memory_limit="256MB", threads=1),
-            work_dir=work_dir,
-            clock=lambda: NOW,
-        )
-
-    def command(self, batch: str) -> KpiCommand:
-        curated = [
-            CuratedFile(
-                kind=kind,
-                bucket=BUCKET,
-                key=path.relative_to(self.lake.root).as_posix(),
-                rows=1,
-                source_key=f"raw/batch={batch}/{path.name}",
-                ingest_seq="x",
-            )
-            for b, kind, path in self.lake.files
-            if b == batch
-        ]
-        return KpiCommand(
-            message_id=uuid4(),
-            run_id=f"run-{batch}",
-            occurred_at=NOW,
-            task_token="token",
-            payload=KpiRequest(batch_id=batch, curated=curated),
-        )
-
-    def run(self, batch: str) -> Any:
-        return self.handler.handle(self.command(batch)).payload
-
-
-def order(order_id: int, created_at: str, status: str = "complete") -> dict[str, Any]:
-    return {"order_id": order_id, "user_id": order_id, "status": status, "created_at": created_at}
-
-
-def item(item_id: int, order_id: int, product_id: int, price: str) -> dict[str, Any]:
-    return {
-        "id": item_id,
-        "order_id": order_id,
-        "user_id": order_id,
-        "product_id": product_id,
-        "sale_price": Decimal(price),
-    }
 
 
 @pytest.fixture
@@ -204,7 +144,7 @@ def test_a_batch_without_curated_files_computes_nothing(pipeline: Pipeline) -> N
         0,
         0,
     )
-    assert pipeline.store.listed_kinds == []
+    assert pipeline.repository.days == {} and pipeline.repository.categories == {}
 
 
 def test_the_run_leaves_no_scratch_files_behind_only_its_state_cache(pipeline: Pipeline) -> None:

@@ -78,7 +78,7 @@ NASTY_CELLS = st.one_of(
             "0",
         ]
     ),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
+    st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12),
 )
 
 
@@ -110,7 +110,7 @@ def test_given_arbitrary_csv_text_under_a_valid_header_when_validated_then_it_is
 def mutated_rows(draw: st.DrawFn) -> tuple[FileKind, str]:
     kind = draw(KINDS)
     good = GOOD_CELLS[kind]
-    rows = []
+    rows: list[str] = []
     for _ in range(draw(st.integers(min_value=1, max_value=6))):
         cells = list(good)
         for index in draw(st.lists(st.integers(0, len(good) - 1), max_size=3)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Final
 
 import boto3
@@ -17,7 +18,7 @@ from shopflow_contracts.taskworker import (
 from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
 from shopflow_kpi.adapters.dynamo import DynamoKpiRepository
 from shopflow_kpi.adapters.lease import DynamoStateLease
-from shopflow_kpi.adapters.s3 import S3CuratedStore
+from shopflow_kpi.adapters.s3 import S3CuratedStore, S3ReportSink
 from shopflow_kpi.handler import KpiHandler, LeaseWait
 from shopflow_kpi.settings import KpiSettings
 
@@ -57,6 +58,8 @@ def build_handler(settings: KpiSettings, clients: dict[str, Any]) -> KpiHandler:
             lease_seconds=settings.state_lease_seconds,
         ),
         lease_wait=LeaseWait(max_seconds=settings.state_lease_wait_seconds),
+        reports=S3ReportSink(clients["s3"], settings.data_bucket),
+        orphan_grace=timedelta(seconds=settings.orphan_grace_seconds),
     )
 
 

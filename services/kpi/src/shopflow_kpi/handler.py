@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
@@ -17,6 +17,7 @@ from shopflow_contracts.messages import (
     KpiCommand,
     KpiOutcome,
     KpiResult,
+    PendingFile,
     TaskErrorName,
 )
 from shopflow_contracts.rows import FileKind
@@ -27,6 +28,7 @@ from shopflow_kpi.domain import (
     CuratedFileRef,
     CuratedState,
     DayKpi,
+    PendingSummary,
     compute_kpis,
 )
 from shopflow_kpi.ports import (
@@ -35,6 +37,7 @@ from shopflow_kpi.ports import (
     CuratedStore,
     KpiEngine,
     KpiRepository,
+    ReportSink,
     Stamp,
     StateLease,
 )
@@ -43,6 +46,9 @@ log = logging.getLogger("shopflow.kpi")
 
 # The curated-state cache inside the work dir (see CuratedState): kept between runs.
 STATE_DATABASE = "curated-state.duckdb"
+# Orphaned items (pending beyond the grace period), rewritten by every run.
+PENDING_REPORT_KEY = "reports/pending/pending-items.json"
+MAX_LISTED_ORPHANS = 1000
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,11 @@ class KpiHandler:
         clock: Callable[[], datetime] = _utc_now,
         lease: StateLease | None = None,
         lease_wait: LeaseWait | None = None,
+        reports: ReportSink | None = None,
+        orphan_grace: timedelta = timedelta(days=1),
     ) -> None:
+        self._reports = reports
+        self._orphan_grace = orphan_grace
         self._lease = lease
         self._lease_wait = lease_wait or LeaseWait()
         self._store = store
@@ -80,42 +90,78 @@ class KpiHandler:
     def handle(self, command: KpiCommand) -> KpiResult:
         request = command.payload
         with self._holding_lease(owner=f"{command.run_id}/{command.message_id}"):
-            dates, day_rows, category_rows = self._recompute(request.batch_id, request.curated)
+            outcome = self._recompute(request.batch_id, request.curated)
         log.info(
             "kpis recomputed",
             extra={
                 "batch_id": request.batch_id,
-                "order_dates": len(dates),
-                "day_rows": day_rows,
-                "category_rows": category_rows,
+                "order_dates": len(outcome.order_dates),
+                "day_rows": outcome.day_rows_written,
+                "category_rows": outcome.category_rows_written,
+                "pending_items": outcome.pending_items,
+                "orphaned_items": outcome.orphaned_items,
             },
         )
         return KpiResult(
-            message_id=uuid4(),
-            run_id=command.run_id,
-            occurred_at=self._clock(),
-            payload=KpiOutcome(
-                batch_id=request.batch_id,
-                order_dates=dates,
-                day_rows_written=day_rows,
-                category_rows_written=category_rows,
-            ),
+            message_id=uuid4(), run_id=command.run_id, occurred_at=self._clock(), payload=outcome
         )
 
-    def _recompute(
-        self, batch_id: str, curated: Iterable[CuratedFile]
-    ) -> tuple[list[date], int, int]:
+    def _recompute(self, batch_id: str, curated: Sequence[CuratedFile]) -> KpiOutcome:
         batch = list(dict.fromkeys(CuratedObject(f.kind, f.bucket, f.key) for f in curated))
-        days: list[DayKpi] = []
-        categories: list[CategoryKpi] = []
-        dates: list[date] = []
-        if batch:
-            dates, days, categories = self._compute(batch)
+        dates, days, categories, pending = self._compute(batch)
         stamp = Stamp(batch_id=batch_id, computed_at=self._clock())
         day_rows = self._repository.write_day_rows(days, stamp)
         category_rows = self._repository.write_category_rows(categories, stamp)
         self._delete_absent(dates, days, categories)
-        return dates, day_rows, category_rows
+        report_key = self._report_pending(pending)
+        return KpiOutcome(
+            batch_id=batch_id,
+            order_dates=dates,
+            day_rows_written=day_rows,
+            category_rows_written=category_rows,
+            pending_items=pending.pending,
+            released_items=pending.released,
+            orphaned_items=len(pending.orphaned),
+            pending_by_file=[
+                PendingFile(
+                    source_key=file.source_key,
+                    curated_key=file.key,
+                    pending=pending.pending_by_file.get(file.key, 0),
+                )
+                for file in curated
+                if file.kind is FileKind.ORDER_ITEMS
+            ],
+            pending_report_key=report_key,
+        )
+
+    def _report_pending(self, pending: PendingSummary) -> str | None:
+        """Keep the list of orphaned items (pending beyond the grace period) in the bucket."""
+        if self._reports is None:
+            return None
+        shown = pending.orphaned[:MAX_LISTED_ORPHANS]
+        self._reports.put_json(
+            PENDING_REPORT_KEY,
+            {
+                "generated_at": self._clock().isoformat(),
+                "grace_seconds": int(self._orphan_grace.total_seconds()),
+                "pending_items": pending.pending,
+                "orphaned_items": len(pending.orphaned),
+                "orphans_listed": len(shown),
+                "orphans": [
+                    {
+                        "item_id": item.item_id,
+                        "order_id": item.order_id,
+                        "product_id": item.product_id,
+                        "missing": item.missing,
+                        "pending_since": item.since.isoformat() if item.since else None,
+                        "source_key": item.source_key,
+                        "source_line": item.source_line,
+                    }
+                    for item in shown
+                ],
+            },
+        )
+        return PENDING_REPORT_KEY
 
     @contextmanager
     def _holding_lease(self, owner: str) -> Iterator[None]:
@@ -137,7 +183,7 @@ class KpiHandler:
 
     def _compute(
         self, batch: list[CuratedObject]
-    ) -> tuple[list[date], list[DayKpi], list[CategoryKpi]]:
+    ) -> tuple[list[date], list[DayKpi], list[CategoryKpi], PendingSummary]:
         """Bring the persistent state up to date with the store, then recompute.
 
         Only curated files the state has not loaded (or whose version changed) are fetched,
@@ -151,7 +197,8 @@ class KpiHandler:
                 self._synchronise(state, batch, scratch / "curated")
                 dates = state.touched_dates([obj.key for obj in batch])
                 days, categories = compute_kpis(connection, dates)
-        return dates, days, categories
+                pending = state.pending(now=self._clock(), grace=self._orphan_grace)
+        return dates, days, categories, pending
 
     def _synchronise(self, state: CuratedState, batch: list[CuratedObject], into: Path) -> None:
         listed = [obj for kind in FileKind for obj in self._store.list_curated(kind)]

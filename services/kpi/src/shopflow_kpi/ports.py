@@ -92,3 +92,9 @@ class StateLease(Protocol):
         ...
 
     def release(self, owner: str) -> None: ...
+
+
+class ReportSink(Protocol):
+    """Where the kpi stage leaves reports for people (the data bucket's reports area)."""
+
+    def put_json(self, key: str, document: Mapping[str, object]) -> None: ...

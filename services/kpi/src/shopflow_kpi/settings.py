@@ -33,6 +33,11 @@ class KpiSettings(BaseSettings):
         description="A lease left by a crashed run expires after this; longer than any run.",
     )
     state_lease_wait_seconds: float = Field(default=600, ge=0)
+    orphan_grace_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="An item still waiting for its order or product after this is an orphan.",
+    )
 
     duckdb_memory_limit: str = Field(
         default="512MB", description="DuckDB memory_limit; beyond it DuckDB spills to work_dir."

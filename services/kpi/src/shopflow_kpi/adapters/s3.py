@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -61,3 +62,17 @@ class S3CuratedStore:
                 return False
             raise
         return True
+
+
+class S3ReportSink:
+    def __init__(self, s3_client: Any, bucket: str) -> None:
+        self._s3 = s3_client
+        self._bucket = bucket
+
+    def put_json(self, key: str, document: Mapping[str, object]) -> None:
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=json.dumps(document, indent=2).encode(),
+            ContentType="application/json",
+        )

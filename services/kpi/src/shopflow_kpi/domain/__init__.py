@@ -16,7 +16,7 @@ or, incrementally, over a persistent database that loads each curated file once:
 
 from shopflow_kpi.domain.kpis import compute_kpis, register_curated, touched_dates
 from shopflow_kpi.domain.model import CategoryKpi, CuratedPaths, DayKpi
-from shopflow_kpi.domain.state import CuratedFileRef, CuratedState
+from shopflow_kpi.domain.state import CuratedFileRef, CuratedState, PendingItem, PendingSummary
 
 __all__ = [
     "CategoryKpi",
@@ -24,6 +24,8 @@ __all__ = [
     "CuratedPaths",
     "CuratedState",
     "DayKpi",
+    "PendingItem",
+    "PendingSummary",
     "compute_kpis",
     "register_curated",
     "touched_dates",

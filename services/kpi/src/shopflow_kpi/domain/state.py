@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
@@ -26,7 +26,63 @@ from shopflow_kpi.domain.kpis import (
 )
 
 # Bump when the tables below change shape: an older database is then rebuilt from scratch.
-STATE_LAYOUT_VERSION = 1
+STATE_LAYOUT_VERSION = 2
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """An accepted item that does not count yet: its order or its product has not arrived."""
+
+    item_id: int
+    order_id: int
+    product_id: int
+    missing: str  # "order", "product" or "order and product"
+    since: datetime | None  # first upload of the item; None when its upload time is unknown
+    source_key: str
+    source_line: int
+
+
+@dataclass(frozen=True)
+class PendingSummary:
+    pending: int
+    released: int
+    orphaned: list[PendingItem]
+    pending_by_file: dict[str, int]  # curated file key -> its items pending now
+
+
+# Items of a suspect set only: those whose key columns point at a missing order or product.
+# The anti-joins read two narrow columns of history; the window runs on the suspects alone.
+_PENDING_SQL = """
+CREATE OR REPLACE TEMP TABLE pending_now AS
+WITH order_ids AS (SELECT DISTINCT order_id FROM state_orders),
+product_ids AS (SELECT DISTINCT id FROM state_products),
+suspects AS (
+    SELECT DISTINCT id FROM state_order_items
+    WHERE order_id NOT IN (SELECT order_id FROM order_ids)
+       OR product_id NOT IN (SELECT id FROM product_ids)
+),
+versions AS (
+    SELECT id, order_id, product_id, _ingest_seq, _source_key, _source_line, _file_key,
+           min(_ingest_seq) OVER (PARTITION BY id) AS first_seq
+    FROM state_order_items
+    WHERE id IN (SELECT id FROM suspects)
+    QUALIFY row_number() OVER (
+        PARTITION BY id
+        ORDER BY _ingest_seq DESC NULLS LAST,
+                 _source_key DESC NULLS LAST,
+                 _source_line DESC NULLS LAST
+    ) = 1
+)
+SELECT
+    v.id, v.order_id, v.product_id, v._source_key, v._source_line, v._file_key,
+    -- _ingest_seq starts with the upload's UTC time (see the loader's ingest_seq)
+    try_strptime(split_part(v.first_seq, '/', 1), '%Y%m%dT%H%M%S.%fZ') AS since,
+    v.order_id NOT IN (SELECT order_id FROM order_ids) AS missing_order,
+    v.product_id NOT IN (SELECT id FROM product_ids) AS missing_product
+FROM versions AS v
+WHERE v.order_id NOT IN (SELECT order_id FROM order_ids)
+   OR v.product_id NOT IN (SELECT id FROM product_ids)
+"""
 
 
 @dataclass(frozen=True)
@@ -71,6 +127,9 @@ class CuratedState:
         connection.execute(
             "CREATE TABLE loaded_files (key VARCHAR PRIMARY KEY, kind VARCHAR, version VARCHAR)"
         )
+        # Items pending after the last run: the next run tells which of them were released.
+        connection.execute("DROP TABLE IF EXISTS pending_items")
+        connection.execute("CREATE TABLE pending_items (id BIGINT PRIMARY KEY)")
         connection.execute(
             "INSERT OR REPLACE INTO state_meta VALUES ('layout_version', ?)",
             [str(STATE_LAYOUT_VERSION)],
@@ -134,3 +193,58 @@ class CuratedState:
             self._connection.execute(
                 f"DELETE FROM state_{kind} WHERE list_contains(?, _file_key)", [keys]
             )
+
+    def pending(self, *, now: datetime, grace: timedelta) -> PendingSummary:
+        """Items waiting for their order or product, and what changed since the last run."""
+        connection = self._connection
+        connection.execute(_PENDING_SQL)
+        released_row = connection.execute(
+            "SELECT count(*) FROM pending_items WHERE id NOT IN (SELECT id FROM pending_now)"
+        ).fetchone()
+        connection.execute("DELETE FROM pending_items")
+        connection.execute("INSERT INTO pending_items SELECT id FROM pending_now")
+        by_file = {
+            str(key): int(count)
+            for key, count in connection.execute(
+                "SELECT _file_key, count(*) FROM pending_now GROUP BY _file_key"
+            ).fetchall()
+        }
+        cutoff = (now - grace).astimezone(UTC).replace(tzinfo=None)
+        orphaned = [
+            PendingItem(
+                item_id=int(item_id),
+                order_id=int(order_id),
+                product_id=int(product_id),
+                missing=" and ".join(
+                    name
+                    for name, absent in (("order", missing_order), ("product", missing_product))
+                    if absent
+                ),
+                since=None if since is None else since.replace(tzinfo=UTC),
+                source_key=str(source_key),
+                source_line=int(source_line),
+            )
+            for (
+                item_id,
+                order_id,
+                product_id,
+                source_key,
+                source_line,
+                since,
+                missing_order,
+                missing_product,
+            ) in connection.execute(
+                """
+                SELECT id, order_id, product_id, _source_key, _source_line, since,
+                       missing_order, missing_product
+                FROM pending_now WHERE since < ? ORDER BY since, id
+                """,
+                [cutoff],
+            ).fetchall()
+        ]
+        return PendingSummary(
+            pending=sum(by_file.values()),
+            released=int(released_row[0]) if released_row else 0,
+            orphaned=orphaned,
+            pending_by_file=by_file,
+        )

@@ -71,14 +71,20 @@ def _spill(scratch: Path) -> Path:
     return spill
 
 
+# A version number: the file's rank in upload order, then the line; one BIGINT, because
+# DuckDB spills aggregates of fixed-size values but not of strings or structs.
+LINES_PER_FILE = 1_000_000_000_000
+
+
 def _versions_sql(results: dict[int, FileValidationResult], columns: str) -> str:
-    """The accepted rows of ``results`` with the position deciding which version is latest."""
+    """The accepted rows of ``results``, each with its file and version (latest is highest)."""
+    ranked = sorted(results, key=lambda index: (results[index].ingest_seq, index))
     return " UNION ALL ".join(
         f"SELECT {columns}, {index} AS file, "
-        f"{{'ingest': _ingest_seq, 'file': {index}, 'line': _source_line}} AS version "
-        f"FROM read_parquet({sql_text(str(result.accepted_path))})"
-        for index, result in sorted(results.items())
-        if result.accepted_path is not None
+        f"{rank} * {LINES_PER_FILE} + _source_line AS version "
+        f"FROM read_parquet({sql_text(str(results[index].accepted_path))})"
+        for rank, index in enumerate(ranked)
+        if results[index].accepted_path is not None
     )
 
 
@@ -86,21 +92,30 @@ def _batch_orders(
     orders: dict[int, FileValidationResult], target: Path, scratch: Path, config: ValidationConfig
 ) -> Path | None:
     """One row per accepted order of the batch (its latest version), or None if none."""
-    union = _versions_sql(orders, "order_id, user_id, num_of_item, _source_key, _source_line")
+    union = _versions_sql(orders, "order_id, user_id, num_of_item, _source_line")
     if not union:
         return None
+    source_key = (
+        "CASE file "
+        + " ".join(
+            f"WHEN {index} THEN {sql_text(result.source_key)}" for index, result in orders.items()
+        )
+        + " END"
+    )
     connection = connect(scratch / "orders.duckdb", _spill(scratch), config)
     try:
         connection.execute(
             f"""
             COPY (
-                SELECT order_id,
-                       arg_max(user_id, version) AS user_id,
-                       arg_max(num_of_item, version) AS num_of_item,
-                       arg_max(_source_key, version) AS source_key,
-                       arg_max(_source_line, version) AS line,
-                       arg_max(file, version) AS file
-                FROM ({union}) GROUP BY order_id
+                SELECT order_id, user_id, num_of_item, {source_key} AS source_key, line, file
+                FROM (
+                    SELECT order_id,
+                           arg_max(user_id, version) AS user_id,
+                           arg_max(num_of_item, version) AS num_of_item,
+                           arg_max(_source_line, version) AS line,
+                           arg_max(file, version) AS file
+                    FROM ({union}) GROUP BY order_id
+                )
             ) TO {sql_text(str(target))} (FORMAT parquet)
             """
         )
@@ -116,7 +131,7 @@ def _num_of_item_mismatches(
     config: ValidationConfig,
 ) -> dict[int, tuple[int, list[_Mismatch]]]:
     """Orders file -> (how many of its orders disagree, the first few of them by line)."""
-    union = _versions_sql(items, "id, order_id, _ingest_seq, _source_line")
+    union = _versions_sql(items, "id, order_id, _source_line")
     if not union:
         return {}
     connection = connect(scratch / "items.duckdb", _spill(scratch), config)

@@ -78,18 +78,26 @@ def execution_accounting(output: str | dict[str, Any] | None) -> list[FileAccoun
 
     Validated files come from ``$.validation.payload.files``; files the loader did not stage
     (an identical earlier upload, say) from ``$.load.payload.skipped``, so that every
-    uploaded file of the batch is accounted for.
+    uploaded file of the batch is accounted for. Accepted items still waiting for their
+    order or product (``$.kpis.payload.pending_by_file``) move from accepted to pending.
     """
     if output is None:
         return []
     document = json.loads(output) if isinstance(output, str) else output
     validation = _path(document, "validation", "payload", "files") or []
     skipped = _path(document, "load", "payload", "skipped") or []
+    waiting = {
+        str(entry.get("source_key")): int(entry.get("pending", 0))
+        for entry in _path(document, "kpis", "payload", "pending_by_file") or []
+    }
     lines = [
         FileAccounting(
             source_key=str(item.get("source_key", "?")),
             kind=str(item.get("kind", "?")),
-            counts={name: int(item.get(name, 0)) for name in _COUNTS},
+            counts=_with_pending(
+                {name: int(item.get(name, 0)) for name in _COUNTS},
+                waiting.get(str(item.get("source_key")), 0),
+            ),
             reasons=describe_reasons(
                 (str(reason["rule"]), int(reason["count"]))
                 for reason in item.get("top_reasons", [])
@@ -109,6 +117,16 @@ def execution_accounting(output: str | dict[str, Any] | None) -> list[FileAccoun
             )
         )
     return lines
+
+
+def _with_pending(counts: dict[str, int], waiting: int) -> dict[str, int]:
+    """Counts where ``waiting`` accepted rows are shown as pending instead."""
+    moved = min(waiting, counts.get("accepted", 0))
+    return {
+        **counts,
+        "accepted": counts.get("accepted", 0) - moved,
+        "pending": counts.get("pending", 0) + moved,
+    }
 
 
 def _path(document: Any, *names: str) -> Any:

@@ -175,7 +175,8 @@ def reference_kpis(files: Iterable[Path]) -> tuple[list[dict[str, str]], list[di
         assert isinstance(item, OrderItemRow)
         order = orders.get(item.order_id)
         product = products.get(item.product_id)
-        if order is None or product is None:
+        # An item naming another customer than its order breaks a domain rule: not counted.
+        if order is None or product is None or item.user_id != order.user_id:
             continue
         order_date = order.created_at.date()
         for group in (days[order_date], categories[(product.category, order_date)]):

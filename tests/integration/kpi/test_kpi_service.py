@@ -46,12 +46,17 @@ def order(order_id: int, created_at: str, user_id: int, status: str = "complete"
 
 
 def item(
-    item_id: int, order_id: int, product_id: int, price: str, status: str = "complete"
+    item_id: int,
+    order_id: int,
+    product_id: int,
+    price: str,
+    status: str = "complete",
+    user_id: int = 1,
 ) -> dict[str, Any]:
     return {
         "id": item_id,
         "order_id": order_id,
-        "user_id": 0,
+        "user_id": user_id,
         "product_id": product_id,
         "status": status,
         "sale_price": Decimal(price),
@@ -116,10 +121,10 @@ def first_batch(kpi_stack: KpiStack) -> KpiStack:
         "b1",
         ITEMS,
         [
-            item(1, 10, 1, "50.00", status="returned"),
-            item(2, 10, 2, "30.10"),
-            item(3, 11, 2, "19.95"),
-            item(4, 12, 1, "999.99"),
+            item(1, 10, 1, "50.00", status="returned", user_id=100),
+            item(2, 10, 2, "30.10", user_id=100),
+            item(3, 11, 2, "19.95", user_id=101),
+            item(4, 12, 1, "999.99", user_id=100),
         ],
     )
     return kpi_stack

@@ -29,11 +29,12 @@ def item(
     price: str,
     status: str = "complete",
     created_at: str = "2024-03-01 12:00:00+00",
+    user_id: int = 1,
 ) -> dict[str, Any]:
     return {
         "id": item_id,
         "order_id": order_id,
-        "user_id": 1,
+        "user_id": user_id,
         "product_id": product_id,
         "status": status,
         "created_at": created_at,
@@ -85,9 +86,9 @@ def test_returned_item_marks_the_order_returned_for_the_day_but_only_in_its_own_
         "b1",
         ITEMS,
         [
-            item(1, 10, 1, "50.00", status="returned"),
-            item(2, 10, 2, "30.00"),
-            item(3, 11, 2, "20.00"),
+            item(1, 10, 1, "50.00", status="returned", user_id=100),
+            item(2, 10, 2, "30.00", user_id=100),
+            item(3, 11, 2, "20.00", user_id=101),
         ],
     )
     # When
@@ -117,9 +118,9 @@ def test_cancelled_order_counts_nowhere_whatever_the_case_of_its_status(
         "b1",
         ITEMS,
         [
-            item(1, 20, 1, "99.00", status="returned"),
-            item(2, 21, 1, "77.00"),
-            item(3, 22, 2, "10.00"),
+            item(1, 20, 1, "99.00", status="returned", user_id=200),
+            item(2, 21, 1, "77.00", user_id=201),
+            item(3, 22, 2, "10.00", user_id=202),
         ],
     )
     # When
@@ -175,7 +176,7 @@ def test_order_without_items_counts_for_the_day_but_in_no_category(catalogue: Cu
             order(32, "2024-03-02 10:00:00+00", user_id=302),
         ],
     )
-    catalogue.add("b1", ITEMS, [item(1, 31, 2, "15.00")])
+    catalogue.add("b1", ITEMS, [item(1, 31, 2, "15.00", user_id=301)])
     # When
     days, categories = kpis(catalogue, MAR1, MAR2)
     # Then
@@ -343,7 +344,9 @@ def test_rates_round_thirds_to_two_places(catalogue: CuratedLake) -> None:
         ]
     ):
         orders.append(order(100 + n, f"{created} 08:00:00+00", user_id=n))
-        items.append(item(n, 100 + n, 1, "1.00", status="returned" if returned else "shipped"))
+        items.append(
+            item(n, 100 + n, 1, "1.00", status="returned" if returned else "shipped", user_id=n)
+        )
     catalogue.add("b1", ORDERS, orders)
     catalogue.add("b1", ITEMS, items)
     # When
@@ -388,3 +391,18 @@ def test_duckdb_round_on_decimal_is_half_away_from_zero_but_decimal_division_is_
         ).fetchone()
     assert rounded == (Decimal("0.13"), Decimal("-0.13"))
     assert quotient_type == ("DOUBLE",)
+
+
+def test_an_item_naming_another_customer_than_its_order_never_counts(
+    catalogue: CuratedLake,
+) -> None:
+    # Given order 10 of user 100, with one item of user 100 and one of user 999, each
+    # uploaded in its own batch (so the validator's same-batch check never saw them)
+    catalogue.add("b1", ORDERS, [order(10, "2024-03-01 09:00:00+00", user_id=100)])
+    catalogue.add("b2", ITEMS, [item(1, 10, 1, "10.00", user_id=100)])
+    catalogue.add("b3", ITEMS, [item(2, 10, 1, "99.00", user_id=999)])
+    # When
+    days, categories = kpis(catalogue, MAR1)
+    # Then only the consistent item counts
+    assert days == {MAR1: day(MAR1, 1, "10.00", 1, "0.00", 1)}
+    assert categories[("Jeans", MAR1)].daily_revenue == Decimal("10.00")

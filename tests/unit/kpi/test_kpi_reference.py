@@ -45,10 +45,10 @@ orders = st.builds(
     st.sampled_from(STATUSES),
 )
 items = st.builds(
-    lambda iid, oid, pid, cents, status: {
+    lambda iid, oid, pid, cents, status, user: {
         "id": iid,
         "order_id": oid,
-        "user_id": 1,
+        "user_id": user,
         "product_id": pid,
         "status": status,
         "sale_price": Decimal(cents) / 100,
@@ -58,6 +58,7 @@ items = st.builds(
     st.integers(1, 4),
     st.integers(0, 9999),
     st.sampled_from(STATUSES),
+    st.integers(1, 4),
 )
 products = st.builds(
     lambda pid, category: {"id": pid, "category": category},
@@ -108,7 +109,9 @@ def reference(
     counted_items = [
         {**v.row, "category": current[PRODUCTS][v.row["product_id"]].row["category"]}
         for v in current[ITEMS].values()
-        if v.row["order_id"] in counted_orders and v.row["product_id"] in current[PRODUCTS]
+        if v.row["order_id"] in counted_orders
+        and v.row["product_id"] in current[PRODUCTS]
+        and v.row["user_id"] == counted_orders[v.row["order_id"]]["user_id"]
     ]
 
     def returned(order_items: list[dict[str, Any]]) -> bool:

@@ -12,9 +12,10 @@ Vocabulary
   wins there, so the choice is deterministic.
 - Counted order: the current version of an order whose status is not ``cancelled``.
   A cancelled order counts nowhere, items included.
-- Counted item: the current version of an item whose order (current version) is counted and
-  whose product has arrived. Its category is its product's (current) category. An item whose
-  order or product has not arrived yet does not count until it has.
+- Counted item: the current version of an item whose order (current version) is counted,
+  names the same ``user_id`` as that order, and whose product has arrived. Its category is
+  its product's (current) category. An item whose order or product has not arrived yet does
+  not count until it has.
 - An order is *returned in a scope* when at least one of its counted items in that scope has
   status ``returned``. Day scope: all the order's items; category scope: the order's items of
   that category.
@@ -85,6 +86,7 @@ _COLUMNS: dict[str, dict[str, str]] = {
     "order_items": {
         "id": "BIGINT",
         "order_id": "BIGINT",
+        "user_id": "BIGINT",
         "product_id": "BIGINT",
         "status": "VARCHAR",
         "sale_price": "DECIMAL(18,2)",
@@ -276,7 +278,7 @@ WHERE order_date IN (SELECT order_date FROM kpi_dates) AND status <> 'cancelled'
 
 CREATE OR REPLACE TEMP TABLE counted_items AS
 WITH candidate_items AS (
-    SELECT id, order_id, product_id, status, sale_price
+    SELECT id, order_id, user_id, product_id, status, sale_price
     FROM curated_order_items
     WHERE id IN (
         SELECT id FROM curated_order_items
@@ -297,7 +299,9 @@ SELECT
     i.sale_price,
     i.status = 'returned' AS returned
 FROM candidate_items AS i
-JOIN counted_orders AS o ON o.order_id = i.order_id
+-- An item naming another customer than its order's breaks a domain rule: it never counts
+-- (the validator rejects it when both arrive in one batch; this holds across batches).
+JOIN counted_orders AS o ON o.order_id = i.order_id AND o.user_id = i.user_id
 JOIN products AS p ON p.id = i.product_id;
 """
 

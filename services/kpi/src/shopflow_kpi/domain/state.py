@@ -26,7 +26,7 @@ from shopflow_kpi.domain.kpis import (
 )
 
 # Bump when the tables below change shape: an older database is then rebuilt from scratch.
-STATE_LAYOUT_VERSION = 2
+STATE_LAYOUT_VERSION = 3
 
 
 @dataclass(frozen=True)

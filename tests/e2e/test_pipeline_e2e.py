@@ -111,3 +111,32 @@ def test_the_same_file_twice_or_a_redelivered_arrival_starts_no_second_run(
     # Then no second run started and no KPI changed
     assert [e.name for e in executions] == [first.name]
     assert pipeline.exported(tmp_path / "after") == before
+
+
+def test_a_file_mostly_rejected_fails_the_run_naming_the_file_counts_and_reasons(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    # Given an orders file where three rows of four break rules
+    broken = tmp_path / "orders-broken.csv"
+    broken.write_text(
+        "order_id,user_id,status,created_at,returned_at,shipped_at,delivered_at,num_of_item\n"
+        "1,7,complete,2025-03-30T16:14:26,,,,1\n"
+        "x2,7,complete,2025-03-30T16:14:26,,,,1\n"
+        "3,7,lost,2025-03-30T16:14:26,,,,1\n"
+        "4,7,complete,yesterday,,,,1\n"
+    )
+    pipeline.upload(broken)
+    # When the pipeline settles
+    (execution,) = pipeline.settle()
+    # Then the run failed in validation, applied nothing, and says why
+    assert execution.status == "FAILED"
+    assert "ComputeKpis" not in pipeline.entered_states(execution)
+    failed = RunFailed.model_validate_json(pipeline.notifications()[0])
+    assert failed.error == "shopflow.ValidationFailed"
+    failure = TaskFailure.model_validate_json(failed.cause)
+    assert failure.files == ["landing/orders-broken.csv"]
+    assert "landing/orders-broken.csv" in failure.reason and "3 of 4" in failure.reason
+    assert pipeline.exported(tmp_path / "export") == (
+        operations.render([], operations.CATEGORY_COLUMNS, "csv"),
+        operations.render([], operations.DAY_COLUMNS, "csv"),
+    )

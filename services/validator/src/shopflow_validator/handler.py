@@ -48,7 +48,7 @@ TOP_REASONS = 5
 @dataclass(frozen=True)
 class HandlerConfig:
     data_bucket: str
-    reject_threshold: Decimal = Decimal("0.05")
+    reject_threshold: Decimal = Decimal("0.5")
     # Where downloads and outputs are kept while a command runs; the system temp if None.
     work_dir: Path | None = None
     validation: ValidationConfig = field(default_factory=ValidationConfig)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO
 
 from pydantic import ValidationError
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 from shopflow_contracts.rows import (
     PRIMARY_KEYS,
     ROW_MODELS,
@@ -46,15 +47,8 @@ from shopflow_contracts.rows import (
     recognise_kind,
 )
 
-CATEGORY_COLUMNS = ("category", "order_date", "daily_revenue", "avg_order_value", "avg_return_rate")
-DAY_COLUMNS = (
-    "order_date",
-    "total_orders",
-    "total_revenue",
-    "total_items_sold",
-    "return_rate",
-    "unique_customers",
-)
+CATEGORY_COLUMNS = CATEGORY_KPI_COLUMNS
+DAY_COLUMNS = DAY_KPI_COLUMNS
 
 _TIMESTAMP_FIELDS = frozenset({"created_at", "shipped_at", "delivered_at", "returned_at"})
 _LATER_THAN_CREATED = ("shipped_at", "delivered_at", "returned_at")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_resources import create_ledger_table
 from pydantic import BaseModel
 from shopflow_contracts.messages import (
     BatchExecutionInput,
@@ -60,18 +61,7 @@ class Harness:
         self.sqs, self.sfn, self.sns = client("sqs"), client("stepfunctions"), client("sns")
         self.dynamodb = client("dynamodb")
         self.ledger_table = name("ledger")
-        self.dynamodb.create_table(
-            TableName=self.ledger_table,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(self.dynamodb, self.ledger_table)
         self.queues = {
             stage: self.sqs.create_queue(QueueName=name(stage))["QueueUrl"]
             for stage in ("load", "validate", "kpi", "notes")

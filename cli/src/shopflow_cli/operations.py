@@ -17,15 +17,10 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-DAY_COLUMNS = (
-    "order_date",
-    "total_orders",
-    "total_revenue",
-    "total_items_sold",
-    "return_rate",
-    "unique_customers",
-)
-CATEGORY_COLUMNS = ("category", "order_date", "daily_revenue", "avg_order_value", "avg_return_rate")
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
+
+DAY_COLUMNS = DAY_KPI_COLUMNS
+CATEGORY_COLUMNS = CATEGORY_KPI_COLUMNS
 COUNT_COLUMNS = frozenset({"total_orders", "total_items_sold", "unique_customers"})
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 EARLIEST_DATE = date(2000, 1, 1)

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kpi_s3_lake import KpiStack, S3Lake, create_ledger_table
+from aws_resources import create_ledger_table
+from kpi_s3_lake import KpiStack, S3Lake
 from shopflow_kpi.settings import KpiSettings
 
 

@@ -87,18 +87,3 @@ class KpiStack:
     settings: KpiSettings
     clients: dict[str, Any]
     lake: S3Lake
-
-
-def create_ledger_table(dynamodb: Any, name: str) -> None:
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kpi_s3_lake import create_ledger_table
+from aws_resources import create_ledger_table
 from shopflow_kpi.adapters.lease import DynamoStateLease
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from aws_resources import create_ledger_table
 from kpi_s3_lake import KpiStack
 from shopflow_contracts.messages import (
     KpiCommand,
@@ -281,19 +282,7 @@ def test_worker_records_a_missing_batch_file_as_a_typed_failure(
     # Given a worker configured with a ledger table, and a command naming a curated file
     # that is not in the bucket
     dynamodb = first_batch.clients["dynamodb"]
-    ledger = unique_name("ledger")
-    dynamodb.create_table(
-        TableName=ledger,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-    )
+    ledger = create_ledger_table(dynamodb, unique_name("ledger"))
     settings = first_batch.settings.model_copy(update={"ledger_table": ledger})
     ghost = first_batch.lake.batch("b1")[0].model_copy(
         update={"key": "curated/orders/batch=b9/ghost.parquet"}

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from aws_resources import create_ledger_table
 from shopflow_loader.adapters.dynamo import DynamoLedger
 from shopflow_loader.adapters.s3 import S3ObjectStore
 from shopflow_loader.adapters.stepfunctions import StepFunctionsExecutions
@@ -17,27 +18,12 @@ PASS_MACHINE = json.dumps(
 )
 
 
-def make_ledger_table(dynamodb: Any, name: str) -> None:
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 def test_ledger_claims_are_exclusive_repeatable_and_can_take_over_stale_ones(
     aws_client: Callable[[str], Any], unique_name: Callable[[str], str]
 ) -> None:
     dynamodb = aws_client("dynamodb")
     table = unique_name("ledger")
-    make_ledger_table(dynamodb, table)
+    create_ledger_table(dynamodb, table)
     ledger = DynamoLedger(dynamodb, table)
     # Given a claim held by batch b1
     assert ledger.claim("CONTENT#x#1", "b1", {"key": "landing/a.csv"}, replacing=None)

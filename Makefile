@@ -10,12 +10,13 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN = $(UV) run --frozen --no-sync
 
 .PHONY: help uv setup demo up test lint format typecheck schemas schemas-check cfn-lint statelint \
-        compose-check pytest pytest-fast sample
+        compose-check pytest pytest-fast sample bench bench-quick
 
 help:
 	@echo "make demo   - run the whole pipeline locally on the bundled sample and print the KPIs"
 	@echo "make test   - lint, type-check, contract/infra checks and every test (what CI runs)"
 	@echo "make up     - keep the local stack running in the foreground (Ctrl-C stops it)"
+	@echo "make bench  - the full benchmark against the pandas baseline (tens of minutes)"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
@@ -66,3 +67,10 @@ pytest-fast:
 
 sample:
 	$(RUN) python -m shopflow_cli.sampledata --out samples/thelook-small
+
+bench: setup
+	$(RUN) shopflow bench
+
+# Under a minute; CI runs it (tests/integration/test_bench_quick.py) so the benchmark never rots.
+bench-quick: setup
+	$(RUN) shopflow bench --quick

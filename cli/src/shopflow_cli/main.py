@@ -170,6 +170,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     except report.ReportNotFoundError as missing:
         print(f"shopflow report: {missing}", file=sys.stderr)
         return 1
+    sfn = target.client("stepfunctions")
+    found = report.settled_reports(
+        found,
+        lambda batch_id: report.settled_files_of(
+            operations.execution_output(sfn, target.outputs.state_machine_arn, batch_id)
+        ),
+    )
     print(report.render_reports(found, args.format))
     return 0
 

@@ -133,6 +133,17 @@ def wait_until_settled(
         time.sleep(poll_seconds)
 
 
+def execution_output(sfn: Any, state_machine_arn: str, name: str) -> str | None:
+    """The output of the execution named ``name`` (a batch id), if it exists and succeeded."""
+    arn = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+    try:
+        described = sfn.describe_execution(executionArn=arn)
+    except (sfn.exceptions.ExecutionDoesNotExist, sfn.exceptions.InvalidArn):
+        return None
+    output = described.get("output")
+    return str(output) if described.get("status") == "SUCCEEDED" and output else None
+
+
 def execution_failure(sfn: Any, execution_arn: str) -> dict[str, Any]:
     """The typed error a failed execution's stage reported, read from its history."""
     events = [

@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -78,25 +78,26 @@ def execution_accounting(output: str | dict[str, Any] | None) -> list[FileAccoun
 
     Validated files come from ``$.validation.payload.files``; files the loader did not stage
     (an identical earlier upload, say) from ``$.load.payload.skipped``, so that every
-    uploaded file of the batch is accounted for. Accepted items still waiting for their
-    order or product (``$.kpis.payload.pending_by_file``) move from accepted to pending.
+    uploaded file of the batch is accounted for. What the kpi stage found about accepted rows
+    (``$.kpis.payload.settled_files``: identical to rows accepted before, or items waiting
+    for their order or product) moves them from accepted to duplicates or pending.
     """
     if output is None:
         return []
     document = json.loads(output) if isinstance(output, str) else output
     validation = _path(document, "validation", "payload", "files") or []
     skipped = _path(document, "load", "payload", "skipped") or []
-    waiting = {
-        str(entry.get("source_key")): int(entry.get("pending", 0))
-        for entry in _path(document, "kpis", "payload", "pending_by_file") or []
+    settled = {
+        str(entry.get("source_key")): entry
+        for entry in _path(document, "kpis", "payload", "settled_files") or []
     }
     lines = [
         FileAccounting(
             source_key=str(item.get("source_key", "?")),
             kind=str(item.get("kind", "?")),
-            counts=_with_pending(
+            counts=settle(
                 {name: int(item.get(name, 0)) for name in _COUNTS},
-                waiting.get(str(item.get("source_key")), 0),
+                settled.get(str(item.get("source_key")), {}),
             ),
             reasons=describe_reasons(
                 (str(reason["rule"]), int(reason["count"]))
@@ -119,14 +120,14 @@ def execution_accounting(output: str | dict[str, Any] | None) -> list[FileAccoun
     return lines
 
 
-def _with_pending(counts: dict[str, int], waiting: int) -> dict[str, int]:
-    """Counts where ``waiting`` accepted rows are shown as pending instead."""
-    moved = min(waiting, counts.get("accepted", 0))
-    return {
-        **counts,
-        "accepted": counts.get("accepted", 0) - moved,
-        "pending": counts.get("pending", 0) + moved,
-    }
+def settle(counts: dict[str, int], settled: dict[str, Any]) -> dict[str, int]:
+    """A file's validation counts with the kpi stage's findings moved out of ``accepted``."""
+    result = dict(counts)
+    for name in ("duplicates", "pending"):
+        moved = min(int(settled.get(name, 0)), result.get("accepted", 0))
+        result["accepted"] = result.get("accepted", 0) - moved
+        result[name] = result.get(name, 0) + moved
+    return result
 
 
 def _path(document: Any, *names: str) -> Any:
@@ -191,6 +192,38 @@ class FileReport:
         data = asdict(self)
         data["last_modified"] = self.last_modified.isoformat()
         return data
+
+
+def settled_reports(
+    reports: list[FileReport], settled_of: Callable[[str], dict[str, dict[str, Any]]]
+) -> list[FileReport]:
+    """Reports with the kpi stage's findings applied (see ``settle``).
+
+    ``settled_of(batch_id)`` gives that batch's ``settled_files`` entries by source key.
+    """
+    adjusted = []
+    for found in reports:
+        entry = settled_of(found.batch_id).get(found.source_key, {})
+        counts = settle(
+            {"accepted": found.accepted, "duplicates": found.duplicates, "pending": found.pending},
+            entry,
+        )
+        adjusted.append(
+            replace(
+                found,
+                accepted=counts["accepted"],
+                duplicates=counts["duplicates"],
+                pending=counts["pending"],
+            )
+        )
+    return adjusted
+
+
+def settled_files_of(output: str | None) -> dict[str, dict[str, Any]]:
+    """A succeeded execution's ``settled_files`` by source key (empty for anything else)."""
+    document = json.loads(output) if output else {}
+    entries = _path(document, "kpis", "payload", "settled_files") or []
+    return {str(entry.get("source_key")): entry for entry in entries}
 
 
 def wanted_source(file: str) -> str:

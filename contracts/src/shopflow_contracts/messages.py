@@ -181,12 +181,18 @@ class KpiRequest(Contract):
     curated: list[CuratedFile]
 
 
-class PendingFile(Contract):
-    """How many accepted items of one curated file wait for their order or product."""
+class SettledFile(Contract):
+    """What the kpi stage, which sees all data, found about one curated file of the batch.
+
+    ``duplicates``: rows identical to the version of their key accepted before (from
+    another file; the validator counts repeats within a file). ``pending``: items waiting
+    for their order or product. Both are part of the file's accepted rows until here.
+    """
 
     source_key: str
     curated_key: str
-    pending: int = Field(ge=0)
+    duplicates: int = Field(default=0, ge=0)
+    pending: int = Field(default=0, ge=0)
 
 
 class KpiOutcome(Contract):
@@ -203,7 +209,7 @@ class KpiOutcome(Contract):
     orphaned_items: int = Field(
         default=0, ge=0, description="Pending items still waiting after the grace period."
     )
-    pending_by_file: list[PendingFile] = Field(default_factory=list)
+    settled_files: list[SettledFile] = Field(default_factory=list)
     pending_report_key: str | None = None
 
 

@@ -135,14 +135,14 @@ def test_handler_stores_exact_kpis_in_both_tables(first_batch: KpiStack) -> None
     # When
     outcome = run(first_batch, "b1")
     # Then
-    assert outcome.model_copy(update={"pending_by_file": []}) == KpiOutcome(
+    assert outcome.model_copy(update={"settled_files": []}) == KpiOutcome(
         batch_id="b1",
         order_dates=[MAR1],
         day_rows_written=1,
         category_rows_written=2,
         pending_report_key="reports/pending/pending-items.json",
     )
-    assert [f.pending for f in outcome.pending_by_file] == [0]
+    assert [(f.duplicates, f.pending) for f in outcome.settled_files] == [(0, 0), (0, 0)]
     day = day_row(first_batch, MAR1)
     assert day is not None
     assert numbers(

@@ -188,3 +188,55 @@ def test_an_untyped_cause_is_kept_as_text_and_no_error_means_nothing_found() -> 
     ]
     assert operations.failure_from_history(events) == {"error": "States.Timeout", "cause": "slow"}
     assert operations.failure_from_history([state_entered("LoadData", {"batch_id": "b1"})]) == {}
+
+
+def test_the_kpi_stages_findings_move_rows_from_accepted_and_keep_the_total() -> None:
+    # Given a file's validation counts and what the kpi stage found about its accepted rows
+    counts = {"rows_in": 20, "accepted": 15, "rejected": 3, "duplicates": 2, "pending": 0}
+    settled = {"duplicates": 4, "pending": 5}
+    # When they are settled
+    result = report.settle(counts, settled)
+    # Then accepted rows moved, and every row is still counted exactly once
+    assert result == {"rows_in": 20, "accepted": 6, "rejected": 3, "duplicates": 6, "pending": 5}
+    assert sum(result[n] for n in ("accepted", "rejected", "duplicates", "pending")) == 20
+
+
+def test_execution_accounting_applies_settled_files_per_source_key() -> None:
+    output = {
+        "validation": {
+            "payload": {
+                "files": [
+                    {
+                        "source_key": "landing/items.csv",
+                        "kind": "order_items",
+                        "rows_in": 10,
+                        "accepted": 10,
+                        "rejected": 0,
+                        "duplicates": 0,
+                        "pending": 0,
+                        "top_reasons": [],
+                    }
+                ]
+            }
+        },
+        "kpis": {
+            "payload": {
+                "settled_files": [
+                    {
+                        "source_key": "landing/items.csv",
+                        "curated_key": "curated/x.parquet",
+                        "duplicates": 1,
+                        "pending": 2,
+                    }
+                ]
+            }
+        },
+    }
+    (line,) = report.execution_accounting(output)
+    assert line.counts == {
+        "rows_in": 10,
+        "accepted": 7,
+        "rejected": 0,
+        "duplicates": 1,
+        "pending": 2,
+    }

@@ -32,7 +32,7 @@ def test_items_before_their_order_wait_then_count_on_the_orders_date(pipeline: P
     first = pipeline.run("b1")
     # Then they are pending, said per file, and count nowhere yet
     assert (first.pending_items, first.released_items) == (2, 0)
-    assert [f.pending for f in first.pending_by_file] == [2]
+    assert [f.pending for f in first.settled_files] == [2]
     assert first.order_dates == [] and pipeline.repository.days == {}
     # When the order arrives, created just before midnight
     pipeline.lake.add("b2", ORDERS, [order(7, "2024-03-01 23:58:00+00")])
@@ -73,3 +73,21 @@ def test_items_still_waiting_after_the_grace_period_are_reported_as_orphans(
     assert orphan["item_id"] == 1 and orphan["missing"] == "order"
     assert orphan["pending_since"] == "2024-03-01T08:00:00+00:00"
     assert orphan["source_line"] == 2
+
+
+def test_rows_identical_to_the_version_before_them_are_duplicates(pipeline: Pipeline) -> None:
+    # Given an order, then the same order again in another file
+    pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.run("b1")
+    pipeline.lake.add("b2", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    again = pipeline.run("b2")
+    # Then the second file's row is a duplicate that changes nothing
+    assert [(f.duplicates, f.pending) for f in again.settled_files] == [(1, 0)]
+    assert pipeline.repository.days[MAR1][0].total_orders == 1
+    # When a correction comes, then the original again: both are changes, not duplicates
+    pipeline.lake.add("b3", ORDERS, [order(1, "2024-03-01 10:00:00+00", status="cancelled")])
+    assert [f.duplicates for f in pipeline.run("b3").settled_files] == [0]
+    assert MAR1 not in pipeline.repository.days
+    pipeline.lake.add("b4", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    assert [f.duplicates for f in pipeline.run("b4").settled_files] == [0]
+    assert pipeline.repository.days[MAR1][0].total_orders == 1

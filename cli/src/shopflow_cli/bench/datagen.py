@@ -376,7 +376,8 @@ def correction_file(
                    delivered_at, returned_at,
                    money(CAST(floor(rnd(TRY_CAST(id AS BIGINT), 'corr') * 20000) AS BIGINT) + 100)
                        AS sale_price
-            FROM read_csv('{dataset.order_items_csv}', all_varchar = true, header = true)
+            FROM read_csv('{dataset.order_items_csv}', all_varchar = true, header = true,
+                          delim = ',', quote = '"', escape = '"')
             WHERE TRY_CAST(id AS BIGINT) BETWEEN {first_id} AND {last_id}
               AND TRY_CAST(sale_price AS DECIMAL(18, 2)) >= 0
               AND lower(status) <> 'shipped?'

@@ -102,6 +102,7 @@ class Bench:
     results: dict[str, Any] = field(default_factory=dict)
     out: Callable[[str], None] = print
     failed: list[str] = field(default_factory=list)
+    after_section: Callable[[dict[str, Any]], object] | None = None
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -410,11 +411,13 @@ class Bench:
             started = time.perf_counter()
             try:
                 self.results[name] = handlers[name]()
-            except (ChildFailedError, TimeoutError, OSError) as failed:
-                self.out(f"  {name} FAILED: {failed}")
-                self.results[name] = {"error": str(failed)[-3000:]}
+            except Exception as failed:  # one section failing must not lose the others
+                self.out(f"  {name} FAILED: {type(failed).__name__}: {failed}")
+                self.results[name] = {"error": f"{type(failed).__name__}: {failed}"[-3000:]}
                 self.failed.append(name)
             self.results[name]["section_seconds"] = time.perf_counter() - started
+            if self.after_section is not None:
+                self.after_section(self.results)
         return self.results
 
 
@@ -881,20 +884,21 @@ def save(config: Config, results: dict[str, Any]) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     config, sections, keep = parse_args(argv)
     config.work_dir.mkdir(parents=True, exist_ok=True)
-    bench = Bench(config, out=lambda text: print(text, flush=True))
+    bench = Bench(
+        config,
+        out=lambda text: print(text, flush=True),
+        # Saved after every section, so a later failure or Ctrl-C keeps what was measured.
+        after_section=(lambda results: save(config, results)) if keep else None,
+    )
     print(
         f"shopflow bench ({config.mode}): {', '.join(sections)}; work dir {config.work_dir}",
         flush=True,
     )
     started = time.perf_counter()
-    status = 0
-    try:
-        bench.run(sections)
-    except KpiMismatchError as mismatch:
-        print(f"\nFAILED: {mismatch}", file=sys.stderr)
-        status = 1
+    bench.run(sections)
+    status = 1 if bench.failed else 0
     if bench.failed:
-        status = 1
+        print(f"\nFAILED sections: {', '.join(bench.failed)}", file=sys.stderr)
     targets = evaluate_targets(bench.results)
     if targets:
         print("\n" + render_targets(targets))

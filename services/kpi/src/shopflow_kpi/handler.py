@@ -17,7 +17,7 @@ from shopflow_contracts.messages import (
     KpiCommand,
     KpiOutcome,
     KpiResult,
-    PendingFile,
+    SettledFile,
     TaskErrorName,
 )
 from shopflow_contracts.rows import FileKind
@@ -108,7 +108,7 @@ class KpiHandler:
 
     def _recompute(self, batch_id: str, curated: Sequence[CuratedFile]) -> KpiOutcome:
         batch = list(dict.fromkeys(CuratedObject(f.kind, f.bucket, f.key) for f in curated))
-        dates, days, categories, pending = self._compute(batch)
+        dates, days, categories, pending, duplicates = self._compute(batch)
         stamp = Stamp(batch_id=batch_id, computed_at=self._clock())
         day_rows = self._repository.write_day_rows(days, stamp)
         category_rows = self._repository.write_category_rows(categories, stamp)
@@ -122,14 +122,14 @@ class KpiHandler:
             pending_items=pending.pending,
             released_items=pending.released,
             orphaned_items=len(pending.orphaned),
-            pending_by_file=[
-                PendingFile(
+            settled_files=[
+                SettledFile(
                     source_key=file.source_key,
                     curated_key=file.key,
+                    duplicates=duplicates.get(file.key, 0),
                     pending=pending.pending_by_file.get(file.key, 0),
                 )
                 for file in curated
-                if file.kind is FileKind.ORDER_ITEMS
             ],
             pending_report_key=report_key,
         )
@@ -183,7 +183,7 @@ class KpiHandler:
 
     def _compute(
         self, batch: list[CuratedObject]
-    ) -> tuple[list[date], list[DayKpi], list[CategoryKpi], PendingSummary]:
+    ) -> tuple[list[date], list[DayKpi], list[CategoryKpi], PendingSummary, dict[str, int]]:
         """Bring the persistent state up to date with the store, then recompute.
 
         Only curated files the state has not loaded (or whose version changed) are fetched,
@@ -198,7 +198,8 @@ class KpiHandler:
                 dates = state.touched_dates([obj.key for obj in batch])
                 days, categories = compute_kpis(connection, dates)
                 pending = state.pending(now=self._clock(), grace=self._orphan_grace)
-        return dates, days, categories, pending
+                duplicates = state.duplicates([obj.key for obj in batch])
+        return dates, days, categories, pending, duplicates
 
     def _synchronise(self, state: CuratedState, batch: list[CuratedObject], into: Path) -> None:
         listed = [obj for kind in FileKind for obj in self._store.list_curated(kind)]

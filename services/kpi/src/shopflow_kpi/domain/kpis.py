@@ -124,12 +124,15 @@ def sql_string_list(texts: Iterable[str]) -> str:
     return "CAST([" + ", ".join(_sql_string(t) for t in texts) + "] AS VARCHAR[])"
 
 
-def _source_sql(kind: str, paths: Sequence[str]) -> str:
+def _source_sql(kind: str, paths: Sequence[str], content_hash: Sequence[str] = ()) -> str:
     columns = _COLUMNS[kind]
+    hashed = f"hash({', '.join(content_hash)})" if content_hash else None
     if not paths:
-        typed_nulls = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items())
-        return f"SELECT {typed_nulls} WHERE false"
-    casts = []
+        typed_nulls = [f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items()]
+        if hashed:
+            typed_nulls.append("CAST(NULL AS UBIGINT) AS _row_hash")
+        return f"SELECT {', '.join(typed_nulls)} WHERE false"
+    casts = [f"{hashed} AS _row_hash"] if hashed else []
     for column, sql_type in columns.items():
         value = f"CAST({column} AS {sql_type})"
         if column == "status":
@@ -139,18 +142,27 @@ def _source_sql(kind: str, paths: Sequence[str]) -> str:
     return f"SELECT {', '.join(casts)} FROM read_parquet({files}, union_by_name = true)"
 
 
+def _moved_to_end(select: str) -> str:
+    return f"SELECT * EXCLUDE (_row_hash), _row_hash FROM ({select})"
+
+
 KINDS = ("orders", "order_items", "products")
 
 
-def source_select(kind: str, paths: Sequence[str]) -> str:
-    """The typed rows of ``kind`` in ``paths``; orders gain their UTC ``order_date``."""
-    select = _source_sql(kind, paths)
+def source_select(kind: str, paths: Sequence[str], content_hash: Sequence[str] = ()) -> str:
+    """The typed rows of ``kind`` in ``paths``; orders gain their UTC ``order_date``.
+
+    With ``content_hash`` (column names of the curated file), rows also carry ``_row_hash``,
+    a hash of those columns: it tells an identical re-upload from a correction even for
+    columns the KPIs never read.
+    """
+    select = _source_sql(kind, paths, content_hash)
     if kind == "orders":
         # The UTC calendar date, whatever the session's time zone.
         select = (
             f"SELECT *, CAST(timezone('UTC', created_at) AS DATE) AS order_date FROM ({select})"
         )
-    return select
+    return _moved_to_end(select) if content_hash else select
 
 
 def _register_raw(connection: duckdb.DuckDBPyConnection, prefix: str, paths: CuratedPaths) -> None:

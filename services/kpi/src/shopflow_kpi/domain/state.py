@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
+from shopflow_contracts.rows import FileKind, columns_of
 
 from shopflow_kpi.domain.kpis import (
     KINDS,
@@ -25,8 +26,15 @@ from shopflow_kpi.domain.kpis import (
     touched_dates_of_views,
 )
 
+PRIMARY_KEYS = {"orders": "order_id", "order_items": "id", "products": "id"}
+
+
+def _content_columns(kind: str) -> tuple[str, ...]:
+    return columns_of(FileKind(kind))
+
+
 # Bump when the tables below change shape: an older database is then rebuilt from scratch.
-STATE_LAYOUT_VERSION = 3
+STATE_LAYOUT_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -121,8 +129,8 @@ class CuratedState:
             connection.execute(f"DROP TABLE IF EXISTS state_{kind}")
             # The table takes its shape from the typed select over no file at all.
             connection.execute(
-                f"CREATE TABLE state_{kind} AS "
-                f"SELECT *, CAST(NULL AS VARCHAR) AS _file_key FROM ({source_select(kind, [])})"
+                f"CREATE TABLE state_{kind} AS SELECT *, CAST(NULL AS VARCHAR) AS _file_key "
+                f"FROM ({source_select(kind, [], _content_columns(kind))})"
             )
         connection.execute(
             "CREATE TABLE loaded_files (key VARCHAR PRIMARY KEY, kind VARCHAR, version VARCHAR)"
@@ -139,7 +147,7 @@ class CuratedState:
         for kind in KINDS:
             self._connection.execute(
                 f"CREATE OR REPLACE TEMP VIEW curated_{kind} AS "
-                f"SELECT * EXCLUDE (_file_key) FROM state_{kind}"
+                f"SELECT * EXCLUDE (_file_key, _row_hash) FROM state_{kind}"
             )
 
     def loaded_versions(self) -> dict[str, str]:
@@ -155,9 +163,9 @@ class CuratedState:
         try:
             self._remove_rows([f.key for f in files])
             for ref in files:
+                select = source_select(ref.kind, [ref.path], _content_columns(ref.kind))
                 connection.execute(
-                    f"INSERT INTO state_{ref.kind} "
-                    f"SELECT *, ? AS _file_key FROM ({source_select(ref.kind, [ref.path])})",
+                    f"INSERT INTO state_{ref.kind} SELECT *, ? AS _file_key FROM ({select})",
                     [ref.key],
                 )
                 connection.execute(
@@ -183,10 +191,41 @@ class CuratedState:
         for kind in KINDS:
             self._connection.execute(
                 f"CREATE OR REPLACE TEMP VIEW batch_{kind} AS "
-                f"SELECT * EXCLUDE (_file_key) FROM state_{kind} "
+                f"SELECT * EXCLUDE (_file_key, _row_hash) FROM state_{kind} "
                 f"WHERE list_contains({keys}, _file_key)"
             )
         return touched_dates_of_views(self._connection)
+
+    def duplicates(self, batch_keys: Sequence[str]) -> dict[str, int]:
+        """Rows of the given files identical to the version of their key just before them.
+
+        Identical to the previous version means the upload changed nothing: such a row
+        counts once. A repeat of an older, since-corrected version is a correction back.
+        """
+        keys = sql_string_list(batch_keys)
+        counts: dict[str, int] = {}
+        for kind in KINDS:
+            key = PRIMARY_KEYS[kind]
+            rows = self._connection.execute(
+                f"""
+                WITH versions AS (
+                    SELECT _file_key, _row_hash,
+                           lag(_row_hash) OVER (
+                               PARTITION BY {key}
+                               ORDER BY _ingest_seq, _source_key, _source_line
+                           ) AS previous_hash
+                    FROM state_{kind}
+                    WHERE {key} IN (
+                        SELECT {key} FROM state_{kind} WHERE list_contains({keys}, _file_key)
+                    )
+                )
+                SELECT _file_key, count(*) FROM versions
+                WHERE list_contains({keys}, _file_key) AND _row_hash = previous_hash
+                GROUP BY _file_key
+                """
+            ).fetchall()
+            counts.update({str(file_key): int(count) for file_key, count in rows})
+        return counts
 
     def _remove_rows(self, keys: list[str]) -> None:
         for kind in KINDS:

@@ -136,7 +136,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     pending = operations.queue_depth(target.client("sqs"), target.outputs.arrivals_queue_url)
     print(f"arrivals waiting: {pending}")
     _print_pending(sfn, executions)
-    _print_executions(target, executions[-args.limit :])
+    recent = executions[-args.limit :]
+    _print_executions(target, recent)
+    print()
+    _print_accounting(target, recent)
     return 0
 
 

@@ -850,6 +850,32 @@ def machine() -> dict[str, Any]:
     }
 
 
+def git_revision() -> str | None:
+    """HEAD of the measured tree, with ``+dirty`` when it has uncommitted changes."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
+
+
 def result_path(config: Config, today: str) -> Path:
     suffix = "" if config.mode == "full" else f"-{config.mode}"
     return config.results_dir / f"{today}{suffix}.json"
@@ -872,6 +898,7 @@ def save(config: Config, results: dict[str, Any]) -> Path:
         "mode": config.mode,
         "command": "shopflow bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "shopflow bench",
         "machine": machine(),
+        "git": git_revision(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in config.__dict__.items()},
         "sections": sections,
         "targets": evaluate_targets(sections),

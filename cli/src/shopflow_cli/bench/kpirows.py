@@ -7,15 +7,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-DAY_COLUMNS = (
-    "order_date",
-    "total_orders",
-    "total_revenue",
-    "total_items_sold",
-    "return_rate",
-    "unique_customers",
-)
-CATEGORY_COLUMNS = ("category", "order_date", "daily_revenue", "avg_order_value", "avg_return_rate")
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
+
+DAY_COLUMNS = DAY_KPI_COLUMNS
+CATEGORY_COLUMNS = CATEGORY_KPI_COLUMNS
 
 
 def as_text(value: Any) -> str:

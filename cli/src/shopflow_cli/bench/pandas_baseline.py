@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 
 INTEGER = "integer"
 MONEY = "money"
@@ -83,15 +84,8 @@ TIMESTAMP_RE = (
 )
 INT64_MAX_DIGITS = 18
 
-DAY_COLUMNS = (
-    "order_date",
-    "total_orders",
-    "total_revenue",
-    "total_items_sold",
-    "return_rate",
-    "unique_customers",
-)
-CATEGORY_COLUMNS = ("category", "order_date", "daily_revenue", "avg_order_value", "avg_return_rate")
+DAY_COLUMNS = DAY_KPI_COLUMNS
+CATEGORY_COLUMNS = CATEGORY_KPI_COLUMNS
 
 
 @dataclass

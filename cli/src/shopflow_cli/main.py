@@ -60,7 +60,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with LocalStack(state_file=args.state_file, batch_window_seconds=args.batch_window) as stack:
         target = Target(stack.endpoint_url, _outputs(stack))
         started = time.monotonic()
-        keys = operations.upload_files(target.client("s3"), target.outputs.data_bucket, files)
+        keys = operations.upload_files(
+            target.client("s3"),
+            target.outputs.data_bucket,
+            files,
+            # Relative paths as keys: split exports often repeat names across folders.
+            names=[path.relative_to(data_dir).as_posix() for path in files],
+        )
         print(f"uploaded {len(keys)} file(s) from {data_dir}; waiting for the pipeline ...")
         executions = operations.wait_until_settled(
             target.client("stepfunctions"),

@@ -43,23 +43,38 @@ def upload_files(
     prefix: str = "landing/",
     names: Iterable[str] | None = None,
 ) -> list[str]:
-    """Upload local files under the landing prefix; returns the object keys."""
+    """Upload local files under the landing prefix; returns the object keys.
+
+    ``names`` (relative paths such as ``2025/03/part-0.csv``) keep files that share a base
+    name apart; by default each file is uploaded under its own base name.
+    """
     keys = []
     chosen_names = list(names) if names is not None else None
     for index, path in enumerate(paths):
         name = chosen_names[index] if chosen_names is not None else path.name
-        key = f"{prefix}{PurePosixPath(name).name}"
+        relative = PurePosixPath(name)
+        if relative.is_absolute() or ".." in relative.parts:
+            raise ValueError(f"not a relative object name: {name}")
+        key = f"{prefix}{relative.as_posix()}"
         s3.upload_file(str(path), bucket, key)
         keys.append(key)
     return keys
 
 
+# Exports arrive under any name, often without an extension; what a file holds is decided
+# by its header in the pipeline. Files with another known extension (a manifest, notes) and
+# hidden files are not data.
+DATA_SUFFIXES = frozenset({".csv", ".gz", ".txt", ".tsv", ".dat", ""})
+
+
 def csv_files_under(directory: Path) -> list[Path]:
-    """Every CSV (plain or gzip) under a directory, in a stable order."""
+    """Every data file (CSV, gzipped or not, whatever its name) under a directory, sorted."""
     return sorted(
         path
         for path in directory.rglob("*")
-        if path.is_file() and (path.suffix == ".csv" or path.name.endswith(".csv.gz"))
+        if path.is_file()
+        and not path.name.startswith(".")
+        and (path.suffix.lower() in DATA_SUFFIXES or not path.suffix[1:].isalpha())
     )
 
 

@@ -8,6 +8,7 @@ writes last.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from uuid import uuid4
 
+import pytest
 from kpi_fakes import BUCKET, FakeCuratedStore, FakeKpiRepository
 from kpi_lake import CuratedLake
 from shopflow_contracts.messages import CuratedFile, KpiCommand, KpiRequest
@@ -126,12 +128,13 @@ def race(tmp_path: Path, lease: StateLease | None) -> FakeKpiRepository:
     store.unlisted.add(b2_orders.relative_to(lake.root).as_posix())
     repository = SlowFirstWriter()
 
-    def handler() -> KpiHandler:
+    # Two workers, as on two machines: each with its own curated-state cache.
+    def handler(worker: str) -> KpiHandler:
         return KpiHandler(
             store=store,
             repository=repository,
             engine=DuckDbEngine(memory_limit="256MB", threads=1),
-            work_dir=tmp_path / "work",
+            work_dir=tmp_path / worker,
             clock=lambda: NOW,
             lease=lease,
             lease_wait=LeaseWait(poll_seconds=0.05, max_seconds=30),
@@ -139,10 +142,10 @@ def race(tmp_path: Path, lease: StateLease | None) -> FakeKpiRepository:
 
     def run_b2() -> None:
         store.unlisted.clear()
-        handler().handle(command(lake, "b2"))
+        handler("worker-2").handle(command(lake, "b2"))
 
     repository.during_pause = threading.Thread(target=run_b2)
-    handler().handle(command(lake, "b1"))
+    handler("worker-1").handle(command(lake, "b1"))
     repository.during_pause.join(timeout=60)
     return repository
 
@@ -156,7 +159,9 @@ def test_under_the_state_lease_the_last_writer_is_the_fresh_one(tmp_path: Path) 
     assert row.total_orders == 2
     assert row.total_revenue == Decimal("10.00")
     assert stamp.batch_id == "b2"
-    assert [owner.split("/")[0] for owner in lease.acquisitions] == ["run-b1", "run-b2"]
+    # Each run takes the lease and renews it before writing; b2's turn starts after b1's
+    holders = [owner.split("/")[0] for owner in lease.acquisitions]
+    assert [run for run, _ in itertools.groupby(holders)] == ["run-b1", "run-b2"]
     assert lease.owner is None
 
 
@@ -167,3 +172,40 @@ def test_without_serialisation_the_stale_result_wins_the_race(tmp_path: Path) ->
     row, stamp = repository.days[MAR1]
     assert row.total_orders == 1
     assert stamp.batch_id == "b1"
+
+
+def test_a_run_whose_lease_was_taken_over_does_not_write(tmp_path: Path) -> None:
+    # Given a run whose lease expired while it computed, and another run holding it now
+    class TakenOver(ThreadLease):
+        def acquire(self, owner: str) -> bool:
+            if self.acquisitions:  # the renewal before writing
+                return False
+            return super().acquire(owner)
+
+    lake = CuratedLake(tmp_path / "lake")
+    lake.add(
+        "b1",
+        FileKind.ORDERS,
+        [
+            {
+                "order_id": 1,
+                "user_id": 1,
+                "status": "complete",
+                "created_at": "2024-03-01 09:00:00+00",
+            }
+        ],
+    )
+    repository = FakeKpiRepository()
+    handler = KpiHandler(
+        store=FakeCuratedStore(lake),
+        repository=repository,
+        engine=DuckDbEngine(memory_limit="256MB", threads=1),
+        work_dir=tmp_path / "work",
+        clock=lambda: NOW,
+        lease=TakenOver(),
+    )
+    # When it reaches its writes
+    with pytest.raises(TimeoutError, match="lease lost"):
+        handler.handle(command(lake, "b1"))
+    # Then it wrote nothing
+    assert repository.days == {} and repository.categories == {}

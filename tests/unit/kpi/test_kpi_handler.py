@@ -216,3 +216,56 @@ def test_files_gone_from_the_store_leave_the_state(pipeline: Pipeline) -> None:
     gone.unlink()
     pipeline.run("b1")
     assert pipeline.repository.days[MAR1][0].total_orders == 1
+
+
+def test_a_rewritten_file_that_moves_an_order_recomputes_the_day_it_left(
+    pipeline: Pipeline,
+) -> None:
+    # Given order 1 on Mar 1, computed; then its curated file rewritten with the order on Mar 2
+    path = pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.lake.add("b1", ITEMS, [item(1, 1, 1, "10.00")])
+    pipeline.run("b1")
+    write_curated(
+        path,
+        ORDERS,
+        [order(1, "2024-03-02 10:00:00+00")],
+        ingest_seq="000002",
+        source_key="raw/batch=b1/orders/orders-1.csv",
+    )
+    # When the batch runs again
+    pipeline.run("b1")
+    # Then Mar 1 lost the order and Mar 2 has it
+    assert MAR1 not in pipeline.repository.days
+    assert pipeline.repository.days[MAR2][0].total_orders == 1
+
+
+def test_a_change_to_another_batchs_file_is_recomputed_by_the_next_run(
+    pipeline: Pipeline,
+) -> None:
+    # Given batch b1's order on Mar 1, computed
+    path = pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.run("b1")
+    # When b1's curated file is rewritten (the order cancelled), then batch b2 runs for Mar 2
+    write_curated(
+        path,
+        ORDERS,
+        [order(1, "2024-03-01 10:00:00+00", status="cancelled")],
+        ingest_seq="000002",
+        source_key="raw/batch=b1/orders/orders-1.csv",
+    )
+    pipeline.lake.add("b2", ORDERS, [order(2, "2024-03-02 10:00:00+00")])
+    outcome = pipeline.run("b2")
+    # Then the run also recomputed the day the rewrite changed
+    assert outcome.order_dates == [MAR1, MAR2]
+    assert MAR1 not in pipeline.repository.days
+
+
+def test_a_deleted_file_of_another_batch_is_recomputed_by_the_next_run(
+    pipeline: Pipeline,
+) -> None:
+    gone = pipeline.lake.add("b1", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
+    pipeline.run("b1")
+    pipeline.lake.add("b2", ORDERS, [order(2, "2024-03-02 10:00:00+00")])
+    gone.unlink()
+    pipeline.run("b2")
+    assert MAR1 not in pipeline.repository.days

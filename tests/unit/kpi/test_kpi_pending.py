@@ -91,3 +91,19 @@ def test_rows_identical_to_the_version_before_them_are_duplicates(pipeline: Pipe
     pipeline.lake.add("b4", ORDERS, [order(1, "2024-03-01 10:00:00+00")])
     assert [f.duplicates for f in pipeline.run("b4").settled_files] == [0]
     assert pipeline.repository.days[MAR1][0].total_orders == 1
+
+
+def test_an_identical_reupload_of_a_waiting_item_is_a_duplicate_not_pending_again(
+    pipeline: Pipeline,
+) -> None:
+    # Given item 1 waiting for order 9
+    pipeline.lake.add("b1", ITEMS, [item(1, 9, 1, "5.00")])
+    pipeline.run("b1")
+    # When it comes again, identical, beside an item whose order is there
+    pipeline.lake.add("b2", ORDERS, [order(2, "2024-03-01 10:00:00+00")])
+    pipeline.lake.add("b2", ITEMS, [item(1, 9, 1, "5.00"), item(2, 2, 1, "7.00")])
+    outcome = pipeline.run("b2")
+    # Then the file's two rows are one duplicate and one counted item; one item still waits
+    items_file = next(f for f in outcome.settled_files if "order_items" in f.curated_key)
+    assert (items_file.duplicates, items_file.pending) == (1, 0)
+    assert outcome.pending_items == 1

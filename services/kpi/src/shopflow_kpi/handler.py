@@ -89,8 +89,9 @@ class KpiHandler:
 
     def handle(self, command: KpiCommand) -> KpiResult:
         request = command.payload
-        with self._holding_lease(owner=f"{command.run_id}/{command.message_id}"):
-            outcome = self._recompute(request.batch_id, request.curated)
+        outcome = self._recompute(
+            request.batch_id, request.curated, owner=f"{command.run_id}/{command.message_id}"
+        )
         log.info(
             "kpis recomputed",
             extra={
@@ -106,14 +107,41 @@ class KpiHandler:
             message_id=uuid4(), run_id=command.run_id, occurred_at=self._clock(), payload=outcome
         )
 
-    def _recompute(self, batch_id: str, curated: Sequence[CuratedFile]) -> KpiOutcome:
+    def _recompute(
+        self, batch_id: str, curated: Sequence[CuratedFile], *, owner: str
+    ) -> KpiOutcome:
+        """Bring this worker's curated state up to date, then recompute under the lease.
+
+        Only curated files the state has not loaded (or whose version changed) are fetched,
+        so a small batch costs a small download whatever the history. The bulk of that
+        loading (all of history, for a new container) happens before the lease is taken:
+        it only reads immutable curated objects into this worker's own cache.
+        """
         batch = list(dict.fromkeys(CuratedObject(f.kind, f.bucket, f.key) for f in curated))
-        dates, days, categories, pending, duplicates = self._compute(batch)
-        stamp = Stamp(batch_id=batch_id, computed_at=self._clock())
-        day_rows = self._repository.write_day_rows(days, stamp)
-        category_rows = self._repository.write_category_rows(categories, stamp)
-        self._delete_absent(dates, days, categories)
-        report_key = self._report_pending(pending)
+        batch_keys = [obj.key for obj in batch]
+        self._work_dir.mkdir(parents=True, exist_ok=True)
+        with (
+            tempfile.TemporaryDirectory(dir=self._work_dir, prefix="kpi-run-") as scratch_dir,
+            self._engine.open_state(
+                self._work_dir / STATE_DATABASE, Path(scratch_dir)
+            ) as connection,
+        ):
+            state = CuratedState.open(connection)
+            self._synchronise(state, batch, Path(scratch_dir) / "prefetch")
+            with self._holding_lease(owner):
+                # Whatever landed while the lease was awaited.
+                self._synchronise(state, batch, Path(scratch_dir) / "curated")
+                dates = sorted({*state.touched_dates(batch_keys), *state.dirty_dates()})
+                days, categories = compute_kpis(connection, dates)
+                pending = state.pending(now=self._clock(), grace=self._orphan_grace)
+                duplicates = state.duplicates(batch_keys)
+                self._confirm_lease(owner)
+                stamp = Stamp(batch_id=batch_id, computed_at=self._clock())
+                day_rows = self._repository.write_day_rows(days, stamp)
+                category_rows = self._repository.write_category_rows(categories, stamp)
+                self._delete_absent(dates, days, categories)
+                state.clear_dirty(dates)
+                report_key = self._report_pending(pending)
         return KpiOutcome(
             batch_id=batch_id,
             order_dates=dates,
@@ -133,6 +161,16 @@ class KpiHandler:
             ],
             pending_report_key=report_key,
         )
+
+    def _confirm_lease(self, owner: str) -> None:
+        """Renew the lease right before writing; a run that lost it must not write.
+
+        Renewal succeeds only for the holder of an unexpired lease or an expired one nobody
+        took; if another run holds it now, ours expired while computing and its results may
+        be stale. Untyped on purpose: the state machine retries the run.
+        """
+        if self._lease is not None and not self._lease.acquire(owner):
+            raise TimeoutError("KPI state lease lost before writing; the run will be retried")
 
     def _report_pending(self, pending: PendingSummary) -> str | None:
         """Keep the list of orphaned items (pending beyond the grace period) in the bucket."""
@@ -180,26 +218,6 @@ class KpiHandler:
             yield
         finally:
             self._lease.release(owner)
-
-    def _compute(
-        self, batch: list[CuratedObject]
-    ) -> tuple[list[date], list[DayKpi], list[CategoryKpi], PendingSummary, dict[str, int]]:
-        """Bring the persistent state up to date with the store, then recompute.
-
-        Only curated files the state has not loaded (or whose version changed) are fetched,
-        so a small batch costs a small download whatever the history.
-        """
-        self._work_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self._work_dir, prefix="kpi-run-") as scratch_dir:
-            scratch = Path(scratch_dir)
-            with self._engine.open_state(self._work_dir / STATE_DATABASE, scratch) as connection:
-                state = CuratedState.open(connection)
-                self._synchronise(state, batch, scratch / "curated")
-                dates = state.touched_dates([obj.key for obj in batch])
-                days, categories = compute_kpis(connection, dates)
-                pending = state.pending(now=self._clock(), grace=self._orphan_grace)
-                duplicates = state.duplicates([obj.key for obj in batch])
-        return dates, days, categories, pending, duplicates
 
     def _synchronise(self, state: CuratedState, batch: list[CuratedObject], into: Path) -> None:
         listed = [obj for kind in FileKind for obj in self._store.list_curated(kind)]

@@ -34,7 +34,7 @@ def _content_columns(kind: str) -> tuple[str, ...]:
 
 
 # Bump when the tables below change shape: an older database is then rebuilt from scratch.
-STATE_LAYOUT_VERSION = 4
+STATE_LAYOUT_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,11 @@ suspects AS (
 ),
 versions AS (
     SELECT id, order_id, product_id, _ingest_seq, _source_key, _source_line, _file_key,
-           min(_ingest_seq) OVER (PARTITION BY id) AS first_seq
+           min(_ingest_seq) OVER (PARTITION BY id) AS first_seq,
+           -- an identical re-upload is that file's duplicate, not its pending row
+           _row_hash = lag(_row_hash) OVER (
+               PARTITION BY id ORDER BY _ingest_seq, _source_key, _source_line
+           ) AS repeated
     FROM state_order_items
     WHERE id IN (SELECT id FROM suspects)
     QUALIFY row_number() OVER (
@@ -83,6 +87,7 @@ versions AS (
 )
 SELECT
     v.id, v.order_id, v.product_id, v._source_key, v._source_line, v._file_key,
+    coalesce(v.repeated, false) AS repeated,
     -- _ingest_seq starts with the upload's UTC time (see the loader's ingest_seq)
     try_strptime(split_part(v.first_seq, '/', 1), '%Y%m%dT%H%M%S.%fZ') AS since,
     v.order_id NOT IN (SELECT order_id FROM order_ids) AS missing_order,
@@ -136,6 +141,10 @@ class CuratedState:
             "CREATE TABLE loaded_files (key VARCHAR PRIMARY KEY, kind VARCHAR, version VARCHAR)"
         )
         # Items pending after the last run: the next run tells which of them were released.
+        # Dates whose data changed in a way no batch announces (a curated file rewritten or
+        # deleted): recomputed by the next run, then cleared.
+        connection.execute("DROP TABLE IF EXISTS dirty_dates")
+        connection.execute("CREATE TABLE dirty_dates (order_date DATE PRIMARY KEY)")
         connection.execute("DROP TABLE IF EXISTS pending_items")
         connection.execute("CREATE TABLE pending_items (id BIGINT PRIMARY KEY)")
         connection.execute(
@@ -155,12 +164,19 @@ class CuratedState:
         return {str(key): str(version) for key, version in rows}
 
     def load(self, files: Sequence[CuratedFileRef]) -> None:
-        """Load (or reload, replacing their earlier rows) ``files`` in one transaction."""
+        """Load (or reload, replacing their earlier rows) ``files`` in one transaction.
+
+        A reloaded file may have changed: the dates its old and its new rows touch are
+        marked dirty, so the next computation includes them.
+        """
         if not files:
             return
         connection = self._connection
+        loaded = self.loaded_versions()
+        reloaded = [f.key for f in files if f.key in loaded]
         connection.execute("BEGIN TRANSACTION")
         try:
+            before = self.touched_dates(reloaded) if reloaded else []
             self._remove_rows([f.key for f in files])
             for ref in files:
                 select = source_select(ref.kind, [ref.path], _content_columns(ref.kind))
@@ -172,17 +188,42 @@ class CuratedState:
                     "INSERT OR REPLACE INTO loaded_files VALUES (?, ?, ?)",
                     [ref.key, ref.kind, ref.version],
                 )
+            after = self.touched_dates(reloaded) if reloaded else []
+            self._mark_dirty([*before, *after])
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
 
     def forget(self, keys: Iterable[str]) -> None:
-        """Drop the rows of files that no longer exist in the store."""
+        """Drop the rows of files that no longer exist in the store; their dates turn dirty."""
         gone = list(keys)
         if gone:
+            self._mark_dirty(self.touched_dates(gone))
             self._remove_rows(gone)
             self._connection.execute("DELETE FROM loaded_files WHERE list_contains(?, key)", [gone])
+
+    def dirty_dates(self) -> list[date]:
+        rows = self._connection.execute(
+            "SELECT order_date FROM dirty_dates ORDER BY order_date"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def clear_dirty(self, dates: Iterable[date]) -> None:
+        """Forget dirty dates once their KPI rows have been written."""
+        done = list(dates)
+        if done:
+            self._connection.execute(
+                "DELETE FROM dirty_dates WHERE list_contains(CAST(? AS DATE[]), order_date)",
+                [done],
+            )
+
+    def _mark_dirty(self, dates: Iterable[date]) -> None:
+        marked = sorted(set(dates))
+        if marked:
+            self._connection.execute(
+                "INSERT OR IGNORE INTO dirty_dates SELECT unnest(CAST(? AS DATE[]))", [marked]
+            )
 
     def touched_dates(self, batch_keys: Sequence[str]) -> list[date]:
         """Order dates the given (already loaded) files change; see ``touched_dates``."""
@@ -245,7 +286,7 @@ class CuratedState:
         by_file = {
             str(key): int(count)
             for key, count in connection.execute(
-                "SELECT _file_key, count(*) FROM pending_now GROUP BY _file_key"
+                "SELECT _file_key, count(*) FROM pending_now WHERE NOT repeated GROUP BY _file_key"
             ).fetchall()
         }
         cutoff = (now - grace).astimezone(UTC).replace(tzinfo=None)
@@ -281,8 +322,9 @@ class CuratedState:
                 [cutoff],
             ).fetchall()
         ]
+        total = connection.execute("SELECT count(*) FROM pending_now").fetchone()
         return PendingSummary(
-            pending=sum(by_file.values()),
+            pending=int(total[0]) if total else 0,
             released=int(released_row[0]) if released_row else 0,
             orphaned=orphaned,
             pending_by_file=by_file,

@@ -137,3 +137,18 @@ def test_an_empty_file_fails_with_a_specific_reason(
     empty = upload(store, "landing/empty.csv", b"", "e1")
     with pytest.raises(TaskError, match="empty file"):
         handler.handle(command("b1", empty))
+
+
+def test_earlier_content_uploaded_again_under_its_key_is_loaded_as_a_correction_back(
+    handler: LoadHandler, store: FakeObjectStore, executions: FakeExecutions
+) -> None:
+    # Given orders.csv loaded as V1 by b1 (succeeded), then as V2 by b2
+    first = upload(store, "landing/orders.csv", ORDERS_CSV, "e1")
+    handler.handle(command("b1", first))
+    executions.states["b1"] = ExecutionState.SUCCEEDED
+    # When b3 carries V1 again under the same key (the trigger saw the key change)
+    again = upload(store, "landing/orders.csv", ORDERS_CSV, "e3", seconds=120)
+    result = handler.handle(command("b3", again))
+    # Then it is staged, not skipped
+    assert [f.source_key for f in result.payload.staged] == ["landing/orders.csv"]
+    assert result.payload.skipped == []

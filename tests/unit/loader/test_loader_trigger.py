@@ -164,3 +164,26 @@ def test_distinct_uploads_sharing_an_event_id_are_still_distinct_arrivals(
     # Then both are in the batch
     execution_input = BatchExecutionInput.model_validate_json(executions.inputs[batch_id])
     assert sorted(o.key for o in execution_input.objects) == ["landing/a.csv", "landing/b.csv"]
+
+
+def test_uploading_earlier_content_again_after_a_correction_starts_a_run(
+    trigger: ArrivalTrigger, queue: FakeQueue, executions: FakeExecutions
+) -> None:
+    # Given orders.csv uploaded as V1, then corrected as V2, both runs succeeded
+    version_1 = ORDERS_CSV
+    version_2 = ORDERS_CSV.replace(b"Complete", b"Cancelled")
+    for seconds, body in ((0, version_1), (60, version_2)):
+        queue.send(
+            s3_event(landed("landing/orders.csv", body, event_id=f"e{seconds}", seconds=seconds))
+        )
+        (started,) = trigger.run_once().started
+        executions.states[started] = ExecutionState.SUCCEEDED
+    # When V1 is uploaded again under the same name: a correction back
+    queue.send(s3_event(landed("landing/orders.csv", version_1, event_id="e120", seconds=120)))
+    outcome = trigger.run_once()
+    # Then it runs, so that the later upload wins
+    assert len(outcome.started) == 1 and outcome.duplicates == []
+    # While the same bytes again, unchanged since, are still a duplicate
+    queue.send(s3_event(landed("landing/orders.csv", version_1, event_id="e180", seconds=180)))
+    executions.states[outcome.started[0]] = ExecutionState.SUCCEEDED
+    assert trigger.run_once().started == []

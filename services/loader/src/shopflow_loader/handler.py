@@ -50,7 +50,7 @@ class LoadHandler:
         first_key_of_content: dict[str, str] = {}
         for position, landed in enumerate(objects):
             sha256 = self.store.sha256_of(landed.bucket, landed.key)
-            holder = self._file_holder(sha256, batch_id)
+            holder = self._file_holder(sha256, batch_id, landed.key)
             earlier_in_batch = first_key_of_content.get(sha256)
             if holder is not None or earlier_in_batch is not None:
                 detail = (
@@ -120,10 +120,14 @@ class LoadHandler:
             )
         return kinds
 
-    def _file_holder(self, sha256: str, batch_id: str) -> str | None:
-        """The other live batch that already loaded this exact content, if any."""
+    def _file_holder(self, sha256: str, batch_id: str, key: str) -> str | None:
+        """The other live batch that already loaded this exact content, if any.
+
+        The same key uploaded again got past the trigger only because the key held other
+        content in between: a correction back to earlier bytes, which must be loaded.
+        """
         entry = self.ledger.get(file_key(sha256))
-        if entry is None or entry.batch_id == batch_id:
+        if entry is None or entry.batch_id == batch_id or entry.attributes.get("key") == key:
             return None
         if claim_is_live(self.executions.state(entry.batch_id)):
             return entry.batch_id

@@ -29,6 +29,10 @@ def arrival_key(landed: LandedObject) -> str:
     return f"ARRIVAL#{landed.arrival_id}"
 
 
+def object_key(landed: LandedObject) -> str:
+    return f"OBJECT#{landed.bucket}/{landed.key}"
+
+
 def content_key(landed: LandedObject) -> str:
     # ETag + size identifies identical uploads without reading them; the LoadData stage
     # confirms with a SHA-256 of the content.
@@ -145,7 +149,11 @@ class ArrivalTrigger:
             log.info("arrival of %s re-delivered; batch %s holds it", landed.key, held.batch_id)
             return True
         content = self.ledger.get(content_key(landed))
-        if content is not None and self._live(content.batch_id):
+        if (
+            content is not None
+            and self._live(content.batch_id)
+            and not self._changes_its_key(landed)
+        ):
             log.info(
                 "%s is identical to an upload already in batch %s; no new run",
                 landed.key,
@@ -160,6 +168,12 @@ class ArrivalTrigger:
             return True
         return False
 
+    def _changes_its_key(self, landed: LandedObject) -> bool:
+        """True when the key's last upload held other content: the same bytes as some earlier
+        upload are then a correction (back), and the later upload must win."""
+        last = self.ledger.get(object_key(landed))
+        return last is not None and last.attributes.get("etag") != landed.etag
+
     def _claim_all(self, batch_id: str, objects: list[LandedObject]) -> bool:
         for landed in objects:
             attributes = {"key": landed.key, "etag": landed.etag, "size": str(landed.size)}
@@ -171,6 +185,11 @@ class ArrivalTrigger:
                 )
                 if not claimed:
                     return False
+        for landed in objects:
+            # What each key holds now, so that a later upload of older bytes is seen as a change.
+            self.ledger.record(
+                object_key(landed), batch_id, {"key": landed.key, "etag": landed.etag}
+            )
         return True
 
     def _live(self, batch_id: str) -> bool:

@@ -23,39 +23,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-ORDERS_HEADER = (
-    "order_id",
-    "user_id",
-    "status",
-    "created_at",
-    "returned_at",
-    "shipped_at",
-    "delivered_at",
-    "num_of_item",
-)
-ORDER_ITEMS_HEADER = (
-    "id",
-    "order_id",
-    "user_id",
-    "product_id",
-    "status",
-    "created_at",
-    "shipped_at",
-    "delivered_at",
-    "returned_at",
-    "sale_price",
-)
-PRODUCTS_HEADER = (
-    "id",
-    "cost",
-    "category",
-    "name",
-    "brand",
-    "retail_price",
-    "department",
-    "sku",
-    "distribution_center_id",
-)
+from shopflow_contracts.rows import FileKind, columns_of
+
+# The row schemas list the columns in the exports' own order (TheLook's headers).
+ORDERS_HEADER = columns_of(FileKind.ORDERS)
+ORDER_ITEMS_HEADER = columns_of(FileKind.ORDER_ITEMS)
+PRODUCTS_HEADER = columns_of(FileKind.PRODUCTS)
 
 ORDERS_FILE = "orders.csv"
 ORDER_ITEMS_FILE = "order_items.csv"

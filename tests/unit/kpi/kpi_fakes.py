@@ -94,6 +94,29 @@ class RecordingReportSink:
         self.documents[key] = document
 
 
+def kpi_command(lake: CuratedLake, batch: str) -> KpiCommand:
+    """The command the state machine sends for ``batch``: its curated files in the lake."""
+    curated = [
+        CuratedFile(
+            kind=kind,
+            bucket=BUCKET,
+            key=path.relative_to(lake.root).as_posix(),
+            rows=1,
+            source_key=f"raw/batch={batch}/{path.name}",
+            ingest_seq="x",
+        )
+        for b, kind, path in lake.files
+        if b == batch
+    ]
+    return KpiCommand(
+        message_id=uuid4(),
+        run_id=f"run-{batch}",
+        occurred_at=NOW,
+        task_token="token",
+        payload=KpiRequest(batch_id=batch, curated=curated),
+    )
+
+
 class Pipeline:
     """A lake, the fakes over it, and the handler; ``run`` sends one batch's command."""
 
@@ -113,25 +136,7 @@ class Pipeline:
         )
 
     def command(self, batch: str) -> KpiCommand:
-        curated = [
-            CuratedFile(
-                kind=kind,
-                bucket=BUCKET,
-                key=path.relative_to(self.lake.root).as_posix(),
-                rows=1,
-                source_key=f"raw/batch={batch}/{path.name}",
-                ingest_seq="x",
-            )
-            for b, kind, path in self.lake.files
-            if b == batch
-        ]
-        return KpiCommand(
-            message_id=uuid4(),
-            run_id=f"run-{batch}",
-            occurred_at=NOW,
-            task_token="token",
-            payload=KpiRequest(batch_id=batch, curated=curated),
-        )
+        return kpi_command(self.lake, batch)
 
     def run(self, batch: str) -> Any:
         return self.handler.handle(self.command(batch)).payload

@@ -15,12 +15,10 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
-from kpi_fakes import BUCKET, FakeCuratedStore, FakeKpiRepository
+from kpi_fakes import FakeCuratedStore, FakeKpiRepository, kpi_command
 from kpi_lake import CuratedLake
-from shopflow_contracts.messages import CuratedFile, KpiCommand, KpiRequest
 from shopflow_contracts.rows import FileKind
 from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
 from shopflow_kpi.domain import DayKpi
@@ -67,28 +65,6 @@ class SlowFirstWriter(FakeKpiRepository):
             self.during_pause.start()
             time.sleep(1.0)  # run B gets every chance to overtake
         return super().write_day_rows(rows, stamp)
-
-
-def command(lake: CuratedLake, batch: str) -> KpiCommand:
-    curated = [
-        CuratedFile(
-            kind=kind,
-            bucket=BUCKET,
-            key=path.relative_to(lake.root).as_posix(),
-            rows=1,
-            source_key=f"landing/{batch}.csv",
-            ingest_seq=batch,
-        )
-        for b, kind, path in lake.files
-        if b == batch
-    ]
-    return KpiCommand(
-        message_id=uuid4(),
-        run_id=f"run-{batch}",
-        occurred_at=NOW,
-        task_token="token",
-        payload=KpiRequest(batch_id=batch, curated=curated),
-    )
 
 
 def race(tmp_path: Path, lease: StateLease | None) -> FakeKpiRepository:
@@ -142,10 +118,10 @@ def race(tmp_path: Path, lease: StateLease | None) -> FakeKpiRepository:
 
     def run_b2() -> None:
         store.unlisted.clear()
-        handler("worker-2").handle(command(lake, "b2"))
+        handler("worker-2").handle(kpi_command(lake, "b2"))
 
     repository.during_pause = threading.Thread(target=run_b2)
-    handler("worker-1").handle(command(lake, "b1"))
+    handler("worker-1").handle(kpi_command(lake, "b1"))
     repository.during_pause.join(timeout=60)
     return repository
 
@@ -206,6 +182,6 @@ def test_a_run_whose_lease_was_taken_over_does_not_write(tmp_path: Path) -> None
     )
     # When it reaches its writes
     with pytest.raises(TimeoutError, match="lease lost"):
-        handler.handle(command(lake, "b1"))
+        handler.handle(kpi_command(lake, "b1"))
     # Then it wrote nothing
     assert repository.days == {} and repository.categories == {}

@@ -12,12 +12,12 @@ import itertools
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from kpi_fakes import FakeCuratedStore, FakeKpiRepository, kpi_command
+from kpi_fakes import NOW, FakeCuratedStore, FakeKpiRepository, kpi_command
 from kpi_lake import CuratedLake
 from shopflow_contracts.rows import FileKind
 from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
@@ -26,7 +26,6 @@ from shopflow_kpi.handler import KpiHandler, LeaseWait
 from shopflow_kpi.ports import Stamp, StateLease
 
 MAR1 = date(2024, 3, 1)
-NOW = datetime(2024, 3, 5, 8, 0, tzinfo=UTC)
 
 
 class ThreadLease:

@@ -23,6 +23,8 @@ from shopflow_kpi.domain import (
     CategoryKpi,
     CuratedPaths,
     DayKpi,
+    all_order_dates,
+    compute_all_kpis,
     compute_kpis,
     register_curated,
     touched_dates,
@@ -198,10 +200,15 @@ def test_sql_matches_the_reference_and_touched_dates_miss_nothing(
     with duckdb.connect() as con:
         register_curated(con, lake.paths())
         all_days, all_categories = compute_kpis(con, ALL_DATES)
+        every_date, every_days, every_categories = compute_all_kpis(con)
+        dates_present = all_order_dates(con)
     expected_days, expected_categories = reference(history, ALL_DATES)
     # Then
     assert all_days == expected_days
     assert all_categories == expected_categories
+    # and the one-pass computation of every date agrees with the narrowed one
+    assert every_date == dates_present
+    assert (every_days, every_categories) == (expected_days, expected_categories)
     assert sorted(kept_days.values(), key=lambda r: r.order_date) == expected_days
     assert (
         sorted(kept_categories.values(), key=lambda r: (r.order_date, r.category))

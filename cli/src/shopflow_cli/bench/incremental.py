@@ -86,21 +86,13 @@ class DomainLayout:
         )
 
     def recompute_all(self, everything: Any, scratch: Path) -> KpiRun:
-        from shopflow_kpi.domain import compute_kpis, register_curated
+        from shopflow_kpi.domain import compute_all_kpis, register_curated
 
         started = time.perf_counter()
         connection = self._connect(scratch)
         register_curated(connection, everything)
         registered = time.perf_counter()
-        dates = [
-            row[0]
-            for row in connection.execute(
-                "SELECT DISTINCT order_date FROM curated_orders "
-                "WHERE order_date IS NOT NULL ORDER BY 1"
-            ).fetchall()
-        ]
-        listed = time.perf_counter()
-        days, categories = compute_kpis(connection, dates)
+        dates, days, categories = compute_all_kpis(connection)
         computed = time.perf_counter()
         connection.close()
         return KpiRun(
@@ -109,8 +101,7 @@ class DomainLayout:
             category_records(categories),
             {
                 "register_seconds": registered - started,
-                "list_dates_seconds": listed - registered,
-                "compute_seconds": computed - listed,
+                "compute_seconds": computed - registered,
             },
         )
 
@@ -192,21 +183,13 @@ class StateLayout:
         )
 
     def recompute_all(self, everything: Any, scratch: Path) -> KpiRun:
-        from shopflow_kpi.domain import compute_kpis
+        from shopflow_kpi.domain import compute_all_kpis
 
         started = time.perf_counter()
         connection, state = self._open(scratch)
         self._load_missing(state, self._refs(everything))
         loaded = time.perf_counter()
-        dates = [
-            row[0]
-            for row in connection.execute(
-                "SELECT DISTINCT order_date FROM curated_orders "
-                "WHERE order_date IS NOT NULL ORDER BY 1"
-            ).fetchall()
-        ]
-        listed = time.perf_counter()
-        days, categories = compute_kpis(connection, dates)
+        dates, days, categories = compute_all_kpis(connection)
         computed = time.perf_counter()
         connection.close()
         return KpiRun(
@@ -215,8 +198,7 @@ class StateLayout:
             category_records(categories),
             {
                 "load_seconds": loaded - started,
-                "list_dates_seconds": listed - loaded,
-                "compute_seconds": computed - listed,
+                "compute_seconds": computed - loaded,
             },
         )
 

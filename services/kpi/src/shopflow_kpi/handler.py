@@ -29,6 +29,7 @@ from shopflow_kpi.domain import (
     CuratedState,
     DayKpi,
     PendingSummary,
+    compute_all_kpis,
     compute_kpis,
 )
 from shopflow_kpi.ports import (
@@ -131,8 +132,14 @@ class KpiHandler:
             with self._holding_lease(owner):
                 # Whatever landed while the lease was awaited.
                 self._synchronise(state, batch, Path(scratch_dir) / "curated")
-                dates = sorted({*state.touched_dates(batch_keys), *state.dirty_dates()})
-                days, categories = compute_kpis(connection, dates)
+                if set(state.loaded_versions()) <= set(batch_keys):
+                    # The batch is the whole history (a shop's first run): every date is
+                    # touched, and one pass over each table beats narrowing to them.
+                    every_date, days, categories = compute_all_kpis(connection)
+                    dates = sorted({*every_date, *state.dirty_dates()})
+                else:
+                    dates = sorted({*state.touched_dates(batch_keys), *state.dirty_dates()})
+                    days, categories = compute_kpis(connection, dates)
                 pending = state.pending(now=self._clock(), grace=self._orphan_grace)
                 duplicates = state.duplicates(batch_keys)
                 self._confirm_lease(owner)

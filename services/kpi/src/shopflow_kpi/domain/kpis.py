@@ -194,20 +194,44 @@ def prepare_session(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(_RATIO_MACRO)
 
 
-def _latest(key: str) -> str:
-    """The window clause keeping the current version of each row (see "Current version")."""
-    return f"""
-        QUALIFY row_number() OVER (
-            PARTITION BY {key}
-            ORDER BY _ingest_seq DESC NULLS LAST,
-                     _source_key DESC NULLS LAST,
-                     _source_line DESC NULLS LAST
-        ) = 1"""
+_VERSION_ORDER = (
+    "_ingest_seq DESC NULLS LAST, _source_key DESC NULLS LAST, _source_line DESC NULLS LAST"
+)
+
+
+def _current(versions: str, key: str, columns: str) -> str:
+    """The current version of each ``key`` among ``versions`` (see "Current version").
+
+    Almost every key has a single version, so the window that picks the latest one only
+    runs on keys seen more than once; the rest stream through an anti-join. That keeps a
+    full recomputation a pair of hash joins rather than a sort of the whole history.
+    """
+    return f"""(
+        WITH versions AS NOT MATERIALIZED ({versions}),
+        repeated AS (SELECT {key} FROM versions GROUP BY {key} HAVING count(*) > 1)
+        SELECT {columns} FROM versions ANTI JOIN repeated USING ({key})
+        UNION ALL
+        SELECT {columns} FROM (
+            SELECT * FROM versions SEMI JOIN repeated USING ({key})
+            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {_VERSION_ORDER}) = 1
+        )
+    )"""
 
 
 # Every "current" below is restricted to the keys a question is about before the window
 # picks the latest version: the work follows the batch and the touched dates, while history
 # is only scanned on a few narrow key columns.
+_BATCH_PRODUCT_ITEM_VERSIONS = """
+    SELECT id, order_id, product_id, _ingest_seq, _source_key, _source_line
+    FROM curated_order_items
+    WHERE id IN (
+        SELECT id FROM curated_order_items
+        WHERE product_id IN (SELECT id FROM batch_product_ids)
+    )"""
+_AFFECTED_ORDER_VERSIONS = """
+    SELECT order_id, order_date, _ingest_seq, _source_key, _source_line
+    FROM curated_orders
+    WHERE order_id IN (SELECT order_id FROM affected_order_ids)"""
 _TOUCHED_DATES_SQL = f"""
 WITH
 batch_order_ids AS (SELECT DISTINCT order_id FROM batch_orders),
@@ -220,12 +244,7 @@ order_version_dates AS (
     SELECT order_date FROM batch_orders
 ),
 items_of_batch_products AS (
-    SELECT id, order_id, product_id FROM curated_order_items
-    WHERE id IN (
-        SELECT id FROM curated_order_items
-        WHERE product_id IN (SELECT id FROM batch_product_ids)
-    )
-    {_latest("id")}
+    SELECT * FROM {_current(_BATCH_PRODUCT_ITEM_VERSIONS, "id", "id, order_id, product_id")}
 ),
 affected_order_ids AS (
     SELECT order_id FROM curated_order_items
@@ -237,9 +256,7 @@ affected_order_ids AS (
     WHERE product_id IN (SELECT id FROM batch_product_ids)
 ),
 affected_orders AS (
-    SELECT order_id, order_date FROM curated_orders
-    WHERE order_id IN (SELECT order_id FROM affected_order_ids)
-    {_latest("order_id")}
+    SELECT * FROM {_current(_AFFECTED_ORDER_VERSIONS, "order_id", "order_id, order_date")}
 )
 SELECT order_date FROM order_version_dates WHERE order_date IS NOT NULL
 UNION
@@ -270,99 +287,122 @@ CREATE OR REPLACE TEMP TABLE kpi_dates AS
 SELECT DISTINCT unnest(CAST($dates AS DATE[])) AS order_date
 """
 
-# Materialised, not views: both KPI queries read them, and they hold only the touched dates.
-_COUNTED_SQL = f"""
-CREATE OR REPLACE TEMP TABLE counted_orders AS
-WITH candidates AS (
-    -- every version of every order that has any version on a touched date: the current
-    -- version of an order now on a touched date is always among them
-    SELECT order_id, user_id, status, order_date, _ingest_seq, _source_key, _source_line
-    FROM curated_orders
-    WHERE order_id IN (
-        SELECT order_id FROM curated_orders
-        WHERE order_date IN (SELECT order_date FROM kpi_dates)
-    )
-    {_latest("order_id")}
+_ORDER_COLUMNS = "order_id, user_id, status, order_date, _ingest_seq, _source_key, _source_line"
+_PRODUCT_VERSIONS = (
+    "SELECT id, category, _ingest_seq, _source_key, _source_line FROM curated_products"
 )
-SELECT order_id, user_id, order_date
-FROM candidates
-WHERE order_date IN (SELECT order_date FROM kpi_dates) AND status <> 'cancelled';
+_ITEM_COLUMNS = (
+    "id, order_id, user_id, product_id, status, sale_price, _ingest_seq, _source_key, _source_line"
+)
 
-CREATE OR REPLACE TEMP TABLE counted_items AS
-WITH candidate_items AS (
-    SELECT id, order_id, user_id, product_id, status, sale_price
-    FROM curated_order_items
-    WHERE id IN (
-        SELECT id FROM curated_order_items
-        WHERE order_id IN (SELECT order_id FROM counted_orders)
-    )
-    {_latest("id")}
-),
-products AS (
-    SELECT id, category FROM curated_products
-    WHERE id IN (SELECT product_id FROM candidate_items)
-    {_latest("id")}
+
+def _counted_sql(*, every_date: bool) -> str:
+    """``counted_orders`` and ``order_categories``, the two tables both KPI queries read.
+
+    For chosen dates, every version read is first narrowed to the keys those dates can
+    involve, so the work follows the dates rather than the history; for every date there
+    is nothing to narrow.
+    """
+    if every_date:
+        order_versions = f"SELECT {_ORDER_COLUMNS} FROM curated_orders"
+        on_dates = "true"
+        item_versions = f"SELECT {_ITEM_COLUMNS} FROM curated_order_items"
+    else:
+        # every version of every order that has any version on a chosen date: the current
+        # version of an order now on a chosen date is always among them
+        order_versions = f"""
+            SELECT {_ORDER_COLUMNS} FROM curated_orders
+            WHERE order_id IN (
+                SELECT order_id FROM curated_orders
+                WHERE order_date IN (SELECT order_date FROM kpi_dates)
+            )"""
+        on_dates = "order_date IN (SELECT order_date FROM kpi_dates)"
+        item_versions = f"""
+            SELECT {_ITEM_COLUMNS} FROM curated_order_items
+            WHERE id IN (
+                SELECT id FROM curated_order_items
+                WHERE order_id IN (SELECT order_id FROM counted_orders)
+            )"""
+    return f"""
+CREATE OR REPLACE TEMP TABLE counted_orders AS
+SELECT order_id, user_id, order_date
+FROM {_current(order_versions, "order_id", "order_id, user_id, status, order_date")}
+WHERE {on_dates} AND status <> 'cancelled';
+
+-- One row per counted order and category of its counted items: the day KPIs sum an
+-- order's categories, the category KPIs read them as they are.
+CREATE OR REPLACE TEMP TABLE order_categories AS
+WITH products AS (
+    SELECT id, category
+    FROM {_current(_PRODUCT_VERSIONS, "id", "id, category")}
 )
 SELECT
-    i.id AS item_id,
     i.order_id,
     o.order_date,
     p.category,
-    i.sale_price,
-    i.status = 'returned' AS returned
-FROM candidate_items AS i
+    count(*) AS items,
+    sum(i.sale_price) AS revenue,
+    bool_or(i.status = 'returned') AS returned
+FROM {_current(item_versions, "id", "order_id, user_id, product_id, status, sale_price")} AS i
 -- An item naming another customer than its order's breaks a domain rule: it never counts
--- (the validator rejects it when both arrive in one batch; this holds across batches).
+-- (the validator rejects it when both arrive in one batch, and this holds across batches).
 JOIN counted_orders AS o ON o.order_id = i.order_id AND o.user_id = i.user_id
-JOIN products AS p ON p.id = i.product_id;
+JOIN products AS p ON p.id = i.product_id
+GROUP BY i.order_id, o.order_date, p.category;
 """
 
+
+# Per-date sums of small per-date aggregates: the orders side and the items side never
+# meet row by row, which keeps a full recomputation to one pass over each table.
 _DAY_SQL = """
-WITH per_order AS (
+WITH orders_per_day AS (
+    SELECT order_date, count(*) AS total_orders, count(DISTINCT user_id) AS unique_customers
+    FROM counted_orders
+    GROUP BY order_date
+),
+items_per_day AS (
     SELECT
-        o.order_date,
-        o.order_id,
-        o.user_id,
-        count(i.item_id) AS items,
-        coalesce(sum(i.sale_price), CAST(0 AS DECIMAL(18, 2))) AS revenue,
-        coalesce(bool_or(i.returned), false) AS returned
-    FROM counted_orders AS o
-    LEFT JOIN counted_items AS i ON i.order_id = o.order_id
-    GROUP BY o.order_date, o.order_id, o.user_id
+        order_date,
+        sum(revenue) AS revenue,
+        sum(items) AS items,
+        -- an order is returned in day scope when any of its categories is
+        count(DISTINCT order_id) FILTER (WHERE returned) AS returned_orders
+    FROM order_categories
+    GROUP BY order_date
 )
 SELECT
-    order_date,
-    count(*) AS total_orders,
-    sum(revenue) AS total_revenue,
-    sum(items) AS total_items_sold,
-    shopflow_ratio_2dp(100 * count(*) FILTER (WHERE returned), count(*)) AS return_rate,
-    count(DISTINCT user_id) AS unique_customers
-FROM per_order
-GROUP BY order_date
-ORDER BY order_date
+    o.order_date,
+    o.total_orders,
+    coalesce(i.revenue, CAST(0 AS DECIMAL(18, 2))) AS total_revenue,
+    CAST(coalesce(i.items, 0) AS BIGINT) AS total_items_sold,
+    -- orders with no counted item yet still count
+    shopflow_ratio_2dp(100 * coalesce(i.returned_orders, 0), o.total_orders) AS return_rate,
+    o.unique_customers
+FROM orders_per_day AS o
+LEFT JOIN items_per_day AS i ON i.order_date = o.order_date
+ORDER BY o.order_date
 """
 
 _CATEGORY_SQL = """
-WITH per_order AS (
-    SELECT
-        order_date,
-        category,
-        order_id,
-        sum(sale_price) AS revenue,
-        bool_or(returned) AS returned
-    FROM counted_items
-    GROUP BY order_date, category, order_id
-)
 SELECT
     category,
     order_date,
     sum(revenue) AS daily_revenue,
     shopflow_ratio_2dp(sum(revenue), count(*)) AS avg_order_value,
     shopflow_ratio_2dp(100 * count(*) FILTER (WHERE returned), count(*)) AS avg_return_rate
-FROM per_order
+FROM order_categories
 GROUP BY order_date, category
 ORDER BY order_date, category
 """
+
+
+def all_order_dates(connection: duckdb.DuckDBPyConnection) -> list[date]:
+    """Every order date any version of any curated order has, ascending."""
+    rows = connection.execute(
+        "SELECT DISTINCT order_date FROM curated_orders WHERE order_date IS NOT NULL "
+        "ORDER BY order_date"
+    ).fetchall()
+    return [_as_date(row[0]) for row in rows]
 
 
 def compute_kpis(
@@ -377,7 +417,30 @@ def compute_kpis(
     if not wanted:
         return [], []
     connection.execute(_DATES_SQL, {"dates": wanted})
-    connection.execute(_COUNTED_SQL)
+    connection.execute(_counted_sql(every_date=False))
+    return _read_kpis(connection)
+
+
+def compute_all_kpis(
+    connection: duckdb.DuckDBPyConnection,
+) -> tuple[list[date], list[DayKpi], list[CategoryKpi]]:
+    """The KPIs of every order date of the curated data, and those dates (ascending).
+
+    Gives what ``compute_kpis(connection, all_order_dates(connection))`` gives, without
+    narrowing every version to the dates first: the first run over a shop's history, or
+    a rebuild, pays for one pass over each table rather than for the narrowing joins.
+    """
+    dates = all_order_dates(connection)
+    if not dates:
+        return [], [], []
+    connection.execute(_counted_sql(every_date=True))
+    days, categories = _read_kpis(connection)
+    return dates, days, categories
+
+
+def _read_kpis(
+    connection: duckdb.DuckDBPyConnection,
+) -> tuple[list[DayKpi], list[CategoryKpi]]:
     days = [
         DayKpi(
             order_date=_as_date(order_date),

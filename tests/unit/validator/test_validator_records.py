@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shopflow_contracts.rows import FileKind
+from shopflow_validator.domain import records
 from shopflow_validator.domain.records import ends_inside_quotes, has_stray_cr, split_records
 from shopflow_validator.domain.schema import ColumnType, column_specs
 
@@ -115,3 +118,45 @@ def test_given_the_row_models_when_deriving_checks_then_types_follow_the_contrac
     assert not products["cost"].required
     assert products["distribution_center_id"].type is ColumnType.INTEGER
     assert not products["name"].required
+
+
+_csv_bytes = st.lists(
+    st.sampled_from(
+        [b"a", b"1,", b",", b"a,b\n", b'"', b"\r", b"\r\n", b"\n", b" ", b"\t", b"\xc3\xa9"]
+    ),
+    max_size=120,
+).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=_csv_bytes, chunk=st.integers(1, 48), crlf=st.booleans())
+def test_given_any_bytes_when_split_in_chunks_then_the_fast_path_changes_nothing(
+    tmp_path_factory: pytest.TempPathFactory, body: bytes, chunk: int, crlf: bool
+) -> None:
+    # Given a header and arbitrary bytes, read in small chunks
+    source = tmp_path_factory.mktemp("split") / "in.csv"
+    source.write_bytes((b"a,b\r\n" if crlf else b"a,b\n") + body)
+
+    def split_into(name: str) -> tuple[object, ...]:
+        out = source.parent / name
+        out.mkdir()
+        split = split_records(source, out)
+        return (
+            split.rows_in,
+            split.header,
+            split.error,
+            (out / "records.csv").read_bytes(),
+            (out / "index.csv").read_bytes(),
+            (out / "stray.bin").read_bytes(),
+        )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(records, "CHUNK_BYTES", chunk)
+        # (a chunk goes the fast way however many of its lines are special)
+        patch.setattr(records, "MOSTLY_PLAIN", 1)
+        # When it is split with the fast path, and with every line taken the general way
+        fast = split_into("fast")
+        patch.setattr(records, "_special_lines", lambda *args, **kwargs: None)
+        general = split_into("general")
+    # Then both give the same records, index and set-aside text
+    assert fast == general

@@ -11,7 +11,11 @@ only this pass, looks at the raw bytes:
   stays one record; blank lines outside quotes are skipped (they are not rows);
 - writes each data record as ``<line>,<raw record>`` to ``records.csv`` (DuckDB reads the
   line as one more leading column) and ``<line>,<offset>,<length>,<stray>`` to
-  ``index.csv``, from which a rejected record's exact raw text is read back;
+  ``index.csv``, from which a rejected record's exact raw text is read back; a run of
+  plain lines (one record each: no quote, no stray CR, not blank, the bulk of any real
+  export) gets a single ``<first line>,<records>,<offset>,<length>`` entry in ``runs.csv``
+  instead, its records' text found again by their line prefix (``iter_index`` expands
+  both into one entry per record);
 - sets aside a record with a carriage return outside quoted fields (``stray`` = 1): its
   raw text goes to ``stray.bin`` instead of ``records.csv``, because DuckDB's reader
   cannot parse such a record (it stops with "invalid state" rather than rejecting the
@@ -33,6 +37,7 @@ import csv
 import gzip
 import io
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -42,6 +47,9 @@ from shopflow_validator.domain.model import FileError
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 1 << 20
+# Where a record's raw text is: the records file, the stray file, or a run of plain lines
+# of the records file (``offset``/``length`` then span the run, see ``run_record``).
+IN_RECORDS, IN_STRAY, IN_RUN = 0, 1, 2
 # A chunk takes the fast path while at most one line in this many needs the general one.
 MOSTLY_PLAIN = 8
 
@@ -56,6 +64,7 @@ class SplitFile:
 
     records_path: Path
     index_path: Path
+    runs_path: Path
     stray_path: Path
     header: list[str] | None
     header_line: int | None
@@ -165,9 +174,10 @@ def _special_lines(block: bytes, lines: list[bytes], *, crlf: bool) -> list[int]
 
 
 class _Splitter:
-    def __init__(self, records: BinaryIO, index: BinaryIO, stray: BinaryIO) -> None:
+    def __init__(self, records: BinaryIO, index: BinaryIO, runs: BinaryIO, stray: BinaryIO) -> None:
         self._records = records
         self._index = index
+        self._runs = runs
         self._stray = stray
         self._stray_offset = 0
         self._carry = b""
@@ -214,18 +224,11 @@ class _Splitter:
     def _take_plain(self, records: list[bytes]) -> None:
         """``_take`` for plain lines (see ``_special_lines``), their line ends removed."""
         first = self._next_line
-        offset = self._offset
-        out: list[bytes] = []
-        index: list[bytes] = []
-        for number, record in zip(range(first, first + len(records)), records, strict=True):
-            prefix = b"%d," % number
-            raw_offset = offset + len(prefix)
-            out.append(prefix + record + b"\n")
-            index.append(b"%d,%d,%d,0\n" % (number, raw_offset, len(record)))
-            offset = raw_offset + len(record) + 1
-        self._records.write(b"".join(out))
-        self._index.write(b"".join(index))
-        self._offset = offset
+        numbers = range(first, first + len(records))
+        block = b"".join([b"%d,%b\n" % pair for pair in zip(numbers, records, strict=True)])
+        self._records.write(block)
+        self._runs.write(b"%d,%d,%d,%d\n" % (first, len(records), self._offset, len(block)))
+        self._offset += len(block)
         self._next_line = first + len(records)
         self._record_line = self._next_line - 1
         self.rows += len(records)
@@ -280,7 +283,7 @@ class _Splitter:
         if b"\r" in record and has_stray_cr(record):
             self._stray.write(record)
             self._index.write(
-                b"%d,%d,%d,1\n" % (self._record_line, self._stray_offset, len(record))
+                b"%d,%d,%d,%d\n" % (self._record_line, self._stray_offset, len(record), IN_STRAY)
             )
             self._stray_offset += len(record)
             self.stray_rows += 1
@@ -288,7 +291,9 @@ class _Splitter:
         prefix = b"%d," % self._record_line
         raw_offset = self._offset + len(prefix)
         self._records.write(prefix + record + b"\n")
-        self._index.write(b"%d,%d,%d,0\n" % (self._record_line, raw_offset, len(record)))
+        self._index.write(
+            b"%d,%d,%d,%d\n" % (self._record_line, raw_offset, len(record), IN_RECORDS)
+        )
         self._offset = raw_offset + len(record) + 1
 
 
@@ -319,9 +324,13 @@ def _open_decompressed(source: Path, is_gzip: bool) -> io.BufferedIOBase:
 
 
 def split_records(source: Path, work_dir: Path) -> SplitFile:
-    """Stream ``source`` once into ``work_dir``/records.csv and index.csv (see module docstring)."""
+    """Stream ``source`` once into ``work_dir``: records.csv, index.csv, runs.csv, stray.bin.
+
+    See the module docstring.
+    """
     records_path = work_dir / "records.csv"
     index_path = work_dir / "index.csv"
+    runs_path = work_dir / "runs.csv"
     stray_path = work_dir / "stray.bin"
     with source.open("rb") as probe:
         is_gzip = probe.read(len(GZIP_MAGIC)) == GZIP_MAGIC
@@ -332,9 +341,10 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
     with (
         records_path.open("wb") as records,
         index_path.open("wb") as index,
+        runs_path.open("wb") as runs,
         stray_path.open("wb") as stray,
     ):
-        splitter = _Splitter(records, index, stray)
+        splitter = _Splitter(records, index, runs, stray)
         try:
             with _open_decompressed(source, is_gzip) as stream:
                 while True:
@@ -386,6 +396,7 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
     return SplitFile(
         records_path=records_path,
         index_path=index_path,
+        runs_path=runs_path,
         stray_path=stray_path,
         header=header,
         header_line=splitter.header_line,
@@ -393,3 +404,48 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
         gzip=is_gzip,
         error=error,
     )
+
+
+def run_record(block: bytes, line: int) -> tuple[int, int]:
+    """Offset and length, within a run's ``block``, of the raw text of its record ``line``.
+
+    Every line of a run is ``<line>,<raw record>``, so the record is found by its prefix.
+    """
+    prefix = b"%d," % line
+    if block.startswith(prefix):
+        start = 0
+    else:
+        found = block.find(b"\n" + prefix)
+        if found < 0:
+            raise ValueError(f"line {line} is not in the run")
+        start = found + 1
+    text = start + len(prefix)
+    return text, block.index(b"\n", text) - text
+
+
+def iter_index(split: SplitFile) -> Iterator[tuple[int, int, int, bool]]:
+    """Every record as ``(line, offset, length, stray)``, by line: index and runs merged.
+
+    ``offset``/``length`` locate the raw text in the records file (or the stray file when
+    ``stray``), as ``index.csv`` alone would if every record had its own entry.
+    """
+    with (
+        split.index_path.open("rb") as index,
+        split.runs_path.open("rb") as runs,
+        split.records_path.open("rb") as records,
+    ):
+        singles = (tuple(int(number) for number in entry.split(b",")) for entry in index)
+        pending = next(singles, None)
+        for entry in runs:
+            first, count, offset, length = (int(number) for number in entry.split(b","))
+            while pending is not None and pending[0] < first:
+                yield pending[0], pending[1], pending[2], pending[3] == IN_STRAY
+                pending = next(singles, None)
+            records.seek(offset)
+            block = records.read(length)
+            for line in range(first, first + count):
+                start, size = run_record(block, line)
+                yield line, offset + start, size, False
+        while pending is not None:
+            yield pending[0], pending[1], pending[2], pending[3] == IN_STRAY
+            pending = next(singles, None)

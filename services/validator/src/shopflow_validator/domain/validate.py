@@ -31,7 +31,15 @@ from shopflow_contracts.rows import (
 )
 
 from shopflow_validator.domain.model import FileError, FileValidationResult, ValidationConfig
-from shopflow_validator.domain.records import SplitFile, split_records
+from shopflow_validator.domain.records import (
+    IN_RECORDS,
+    IN_RUN,
+    IN_STRAY,
+    SplitFile,
+    iter_index,
+    run_record,
+    split_records,
+)
 from shopflow_validator.domain.rules import (
     BATCH_ORDER_LINE,
     BATCH_ORDER_SOURCE,
@@ -227,6 +235,20 @@ def _verdicts_table_sql(split: SplitFile, width: int) -> str:
         "'stray': 'INTEGER'}, "
         "header = false, auto_detect = false, delim = ',', new_line = '\\n')"
     )
+    runs = (
+        f"read_csv({sql_text(str(split.runs_path))}, "
+        "columns = {'first_line': 'BIGINT', 'records': 'BIGINT', 'raw_offset': 'BIGINT', "
+        "'raw_length': 'BIGINT'}, "
+        "header = false, auto_detect = false, delim = ',', new_line = '\\n')"
+    )
+    # A record of a run points at the whole run; its own text is found when it is rejected.
+    all_records = f"""(
+        SELECT line, raw_offset, raw_length, stray FROM {index}
+        UNION ALL
+        SELECT unnest(range(first_line, first_line + records)) AS line,
+               raw_offset, raw_length, {IN_RUN} AS stray
+        FROM {runs}
+    )"""
     parse_rule = "CASE error_type " + " ".join(
         f"WHEN {sql_text(error)} THEN {sql_text(rule)}" for error, rule in PARSE_ERROR_RULES.items()
     )
@@ -252,20 +274,20 @@ def _verdicts_table_sql(split: SplitFile, width: int) -> str:
         )
         SELECT records.line, records.raw_offset, records.raw_length, records.stray,
             CASE
-                WHEN records.stray = 1 THEN 'stray_carriage_return'
+                WHEN records.stray = {IN_STRAY} THEN 'stray_carriage_return'
                 WHEN parsed._line IS NOT NULL AND unparsed.line IS NULL THEN parsed.rule
                 WHEN unparsed.line IS NOT NULL THEN {parse_rule} ELSE 'malformed_row' END
                 ELSE 'malformed_row'
             END AS rule,
             CASE
-                WHEN records.stray = 1 THEN {sql_text(STRAY_CR_MESSAGE)}
+                WHEN records.stray = {IN_STRAY} THEN {sql_text(STRAY_CR_MESSAGE)}
                 WHEN parsed._line IS NOT NULL AND unparsed.line IS NULL THEN parsed.message
                 WHEN unparsed.error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS')
                     THEN {field_count_message}
                 WHEN unparsed.line IS NOT NULL THEN 'unreadable record: ' || unparsed.error_message
                 ELSE 'the record could not be read as one CSV row (irregular quoting)'
             END AS message
-        FROM {index} AS records
+        FROM {all_records} AS records
         LEFT JOIN parsed ON parsed._line = records.line
         LEFT JOIN unparsed ON unparsed.line = records.line
     """
@@ -344,9 +366,9 @@ def _write_parquet_sql(
     """
 
 
-# (line, raw_offset, raw_length, stray, rule, message) of a rejected record; ``stray``
-# says its raw text is in the stray file, not the records file.
-_Reject = tuple[int, int, int, bool, str, str]
+# (line, raw_offset, raw_length, where, rule, message) of a rejected record; ``where``
+# says which file (region) its raw text is in: IN_RECORDS, IN_STRAY or IN_RUN.
+_Reject = tuple[int, int, int, int, str, str]
 
 
 def _rejects_from_duckdb(connection: Any) -> Iterator[_Reject]:
@@ -360,18 +382,16 @@ def _rejects_from_duckdb(connection: Any) -> Iterator[_Reject]:
             f"WHERE rule IS NOT NULL AND line > {int(last_line)} "
             f"ORDER BY line LIMIT {int(REJECTS_PAGE_ROWS)}"
         ).fetchall()
-        for line, offset, length, stray, rule, message in page:
-            yield int(line), int(offset), int(length), stray == 1, str(rule), str(message)
+        for line, offset, length, where, rule, message in page:
+            yield int(line), int(offset), int(length), int(where), str(rule), str(message)
         if len(page) < REJECTS_PAGE_ROWS:
             return
         last_line = int(page[-1][0])
 
 
 def _rejects_of_whole_file(split: SplitFile, error: FileError) -> Iterator[_Reject]:
-    with split.index_path.open("rb") as index:
-        for entry in index:
-            line, offset, length, stray = (int(number) for number in entry.split(b","))
-            yield line, offset, length, stray == 1, error.rule, error.message
+    for line, offset, length, stray in iter_index(split):
+        yield line, offset, length, IN_STRAY if stray else IN_RECORDS, error.rule, error.message
 
 
 def _write_rejects(
@@ -388,10 +408,19 @@ def _write_rejects(
         # with "\n" as terminator a bare CR would go out unquoted; such rows quote all.
         quoting_all = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(REJECTS_HEADER)
-        for line, offset, length, stray, rule, message in rejects:
-            source = stray_records if stray else records
-            source.seek(offset)
-            raw_line = source.read(length).decode("utf-8")
+        run: tuple[int, bytes] = (-1, b"")
+        for line, offset, length, where, rule, message in rejects:
+            if where == IN_RUN:
+                # Rejects come by line, so each run is read at most once.
+                if run[0] != offset:
+                    records.seek(offset)
+                    run = (offset, records.read(length))
+                start, size = run_record(run[1], line)
+                raw_line = run[1][start : start + size].decode("utf-8")
+            else:
+                source = stray_records if where == IN_STRAY else records
+                source.seek(offset)
+                raw_line = source.read(length).decode("utf-8")
             row = (source_key, line, rule, message, raw_line)
             if "\r" in raw_line or "\r" in message or "\r" in source_key:
                 quoting_all.writerow(row)

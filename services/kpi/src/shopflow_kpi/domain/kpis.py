@@ -202,15 +202,20 @@ _VERSION_ORDER = (
 )
 
 
-def _current(versions: str, key: str, columns: str) -> str:
+def _current(versions: str, key: str, columns: str, *, streamed: bool = False) -> str:
     """The current version of each ``key`` among ``versions`` (see "Current version").
 
     Almost every key has a single version, so the window that picks the latest one only
     runs on keys seen more than once; the rest stream through an anti-join. That keeps a
     full recomputation a pair of hash joins rather than a sort of the whole history.
+
+    ``versions`` is read three times: ``streamed`` re-reads it each time (right for a plain
+    scan of everything, too big to hold), otherwise it is computed once and kept (right for
+    versions narrowed down by joins over the history, which are few but costly to find).
     """
+    keep = "NOT MATERIALIZED" if streamed else "MATERIALIZED"
     return f"""(
-        WITH versions AS NOT MATERIALIZED ({versions}),
+        WITH versions AS {keep} ({versions}),
         repeated AS (SELECT {key} FROM versions GROUP BY {key} HAVING count(*) > 1)
         SELECT {columns} FROM versions ANTI JOIN repeated USING ({key})
         UNION ALL
@@ -290,10 +295,12 @@ CREATE OR REPLACE TEMP TABLE kpi_dates AS
 SELECT DISTINCT unnest(CAST($dates AS DATE[])) AS order_date
 """
 
-_ORDER_COLUMNS = "order_id, user_id, status, order_date, _ingest_seq, _source_key, _source_line"
+_ORDER_FIELDS = "order_id, user_id, status, order_date"
+_ORDER_COLUMNS = f"{_ORDER_FIELDS}, _ingest_seq, _source_key, _source_line"
 _PRODUCT_VERSIONS = (
     "SELECT id, category, _ingest_seq, _source_key, _source_line FROM curated_products"
 )
+_ITEM_FIELDS = "order_id, user_id, product_id, status, sale_price"
 _ITEM_COLUMNS = (
     "id, order_id, user_id, product_id, status, sale_price, _ingest_seq, _source_key, _source_line"
 )
@@ -329,7 +336,7 @@ def _counted_sql(*, every_date: bool) -> str:
     return f"""
 CREATE OR REPLACE TEMP TABLE counted_orders AS
 SELECT order_id, user_id, order_date
-FROM {_current(order_versions, "order_id", "order_id, user_id, status, order_date")}
+FROM {_current(order_versions, "order_id", _ORDER_FIELDS, streamed=every_date)}
 WHERE {on_dates} AND status <> 'cancelled';
 
 -- Per date and category (and per whole date): sums over the counted items, and the
@@ -350,7 +357,7 @@ order_categories AS (
         count(*) AS items,
         sum(i.sale_price) AS revenue,
         bool_or(i.status = 'returned') AS returned
-    FROM {_current(item_versions, "id", "order_id, user_id, product_id, status, sale_price")} AS i
+    FROM {_current(item_versions, "id", _ITEM_FIELDS, streamed=every_date)} AS i
     -- An item naming another customer than its order's breaks a domain rule: it never
     -- counts (the validator rejects it when both arrive in one batch; this holds across
     -- batches).

@@ -7,9 +7,10 @@ A case is a directory holding one input file (``input.csv``, ``input.csv.gz`` or
 - ``rows_in``, ``accepted``, ``rejected``, ``duplicates``: the counts;
 - ``rules``: rejected rows by rule, exactly (``{}`` when none is rejected);
 - ``file_error``: the file-level rule, or null;
-- optional: ``counts_depend_on_read_size`` (checked with 1 MiB reads only), ``corrections``, ``extra_columns``, ``reject_lines``, ``reject_raw``,
-  ``duplicate_rows``, ``correction_rows`` (as listed in the report), and ``parquet``
-  (``select``, optional ``order``, ``rows``: what the accepted rows must hold).
+- optional: ``counts_depend_on_read_size`` (checked with 1 MiB reads only),
+  ``corrections``, ``extra_columns``, ``reject_lines``, ``reject_raw``, ``duplicate_rows``,
+  ``correction_rows`` (as listed in the report), and ``parquet`` (``select``, optional
+  ``order``, ``rows``: what the accepted rows must hold).
 """
 
 from __future__ import annotations

@@ -134,6 +134,9 @@ class StateLayout:
 
     @staticmethod
     def _refs(paths: Any) -> list[Any]:
+        """A file's key carries its version, as a curated object key names one batch's
+        output: each repeat's freshly validated file is a new file to the state, the
+        service's path for a new upload (a rewritten object, reloaded in place, is rare)."""
         from shopflow_kpi.domain import CuratedFileRef
 
         refs = []
@@ -141,7 +144,7 @@ class StateLayout:
             for path in getattr(paths, kind):
                 stat = Path(path).stat()
                 version = f"{stat.st_size}-{stat.st_mtime_ns}"
-                refs.append(CuratedFileRef(kind, str(path), version, str(path)))
+                refs.append(CuratedFileRef(kind, f"{path}@{version}", version, str(path)))
         return refs
 
     def _load_missing(self, state: Any, refs: list[Any]) -> None:
@@ -163,7 +166,8 @@ class StateLayout:
         started = time.perf_counter()
         connection, state = self._open(scratch)
         batch_refs = self._refs(batch)
-        # Reloading the batch's files replaces their rows: every repeat starts alike.
+        # Earlier repeats' copies of the file stay loaded: the same rows with the same
+        # ingest_seq, so they change no KPI, and each repeat loads one new file.
         state.load(batch_refs)
         loaded = time.perf_counter()
         dates = state.touched_dates([ref.key for ref in batch_refs])

@@ -119,9 +119,15 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def sql_string_list(texts: Iterable[str]) -> str:
-    """A DuckDB list literal of quoted strings (typed, so an empty list still compares)."""
-    return "CAST([" + ", ".join(_sql_string(t) for t in texts) + "] AS VARCHAR[])"
+def sql_in_strings(column: str, texts: Iterable[str]) -> str:
+    """``column IN ('a', 'b')`` with the texts inlined as quoted literals (false for none).
+
+    Literals, not a list parameter: DuckDB pushes a constant IN list into the table scan,
+    where the zone maps skip row groups that hold none of the values. State rows are
+    stored file by file, so picking out a few files' rows skips almost all the others.
+    """
+    quoted = [_sql_string(t) for t in texts]
+    return f"{column} IN ({', '.join(quoted)})" if quoted else "false"
 
 
 def _source_sql(kind: str, paths: Sequence[str], content_hash: Sequence[str] = ()) -> str:
@@ -228,35 +234,34 @@ def _current(versions: str, key: str, columns: str, *, streamed: bool = False) -
 
 # Every "current" below is restricted to the keys a question is about before the window
 # picks the latest version: the work follows the batch and the touched dates, while history
-# is only scanned on a few narrow key columns.
+# is only scanned on a few narrow key columns. The keys are kept (MATERIALIZED) and joined
+# with SEMI JOIN, which lets DuckDB push their range into the scan of the history: where
+# keys grow with time, as ids do, whole row groups of it are skipped.
 _BATCH_PRODUCT_ITEM_VERSIONS = """
+    WITH candidates AS MATERIALIZED (
+        SELECT i.id FROM curated_order_items AS i
+        SEMI JOIN batch_product_ids AS b ON b.id = i.product_id
+    )
     SELECT id, order_id, product_id, _ingest_seq, _source_key, _source_line
-    FROM curated_order_items
-    WHERE id IN (
-        SELECT id FROM curated_order_items
-        WHERE product_id IN (SELECT id FROM batch_product_ids)
-    )"""
+    FROM curated_order_items SEMI JOIN candidates USING (id)"""
 _AFFECTED_ORDER_VERSIONS = """
     SELECT order_id, order_date, _ingest_seq, _source_key, _source_line
-    FROM curated_orders
-    WHERE order_id IN (SELECT order_id FROM affected_order_ids)"""
+    FROM curated_orders SEMI JOIN affected_order_ids USING (order_id)"""
 _TOUCHED_DATES_SQL = f"""
 WITH
-batch_order_ids AS (SELECT DISTINCT order_id FROM batch_orders),
-batch_item_ids AS (SELECT DISTINCT id FROM batch_order_items),
-batch_product_ids AS (SELECT DISTINCT id FROM batch_products),
+batch_order_ids AS MATERIALIZED (SELECT DISTINCT order_id FROM batch_orders),
+batch_item_ids AS MATERIALIZED (SELECT DISTINCT id FROM batch_order_items),
+batch_product_ids AS MATERIALIZED (SELECT DISTINCT id FROM batch_products),
 order_version_dates AS (
-    SELECT order_date FROM curated_orders
-    WHERE order_id IN (SELECT order_id FROM batch_order_ids)
+    SELECT order_date FROM curated_orders SEMI JOIN batch_order_ids USING (order_id)
     UNION
     SELECT order_date FROM batch_orders
 ),
 items_of_batch_products AS (
     SELECT * FROM {_current(_BATCH_PRODUCT_ITEM_VERSIONS, "id", "id, order_id, product_id")}
 ),
-affected_order_ids AS (
-    SELECT order_id FROM curated_order_items
-    WHERE id IN (SELECT id FROM batch_item_ids)
+affected_order_ids AS MATERIALIZED (
+    SELECT order_id FROM curated_order_items SEMI JOIN batch_item_ids USING (id)
     UNION
     SELECT order_id FROM batch_order_items
     UNION
@@ -321,18 +326,16 @@ def _counted_sql(*, every_date: bool) -> str:
         # every version of every order that has any version on a chosen date: the current
         # version of an order now on a chosen date is always among them
         order_versions = f"""
-            SELECT {_ORDER_COLUMNS} FROM curated_orders
-            WHERE order_id IN (
-                SELECT order_id FROM curated_orders
-                WHERE order_date IN (SELECT order_date FROM kpi_dates)
-            )"""
+            WITH candidates AS MATERIALIZED (
+                SELECT order_id FROM curated_orders SEMI JOIN kpi_dates USING (order_date)
+            )
+            SELECT {_ORDER_COLUMNS} FROM curated_orders SEMI JOIN candidates USING (order_id)"""
         on_dates = "order_date IN (SELECT order_date FROM kpi_dates)"
         item_versions = f"""
-            SELECT {_ITEM_COLUMNS} FROM curated_order_items
-            WHERE id IN (
-                SELECT id FROM curated_order_items
-                WHERE order_id IN (SELECT order_id FROM counted_orders)
-            )"""
+            WITH candidates AS MATERIALIZED (
+                SELECT id FROM curated_order_items SEMI JOIN counted_orders USING (order_id)
+            )
+            SELECT {_ITEM_COLUMNS} FROM curated_order_items SEMI JOIN candidates USING (id)"""
     return f"""
 CREATE OR REPLACE TEMP TABLE counted_orders AS
 SELECT order_id, user_id, order_date

@@ -22,7 +22,7 @@ from shopflow_kpi.domain.kpis import (
     KINDS,
     prepare_session,
     source_select,
-    sql_string_list,
+    sql_in_strings,
     touched_dates_of_views,
 )
 
@@ -177,7 +177,10 @@ class CuratedState:
         connection.execute("BEGIN TRANSACTION")
         try:
             before = self.touched_dates(reloaded) if reloaded else []
-            self._remove_rows([f.key for f in files])
+            # Only a file loaded before has rows to replace (a file's rows and its
+            # loaded_files entry are written in one transaction).
+            if reloaded:
+                self._remove_rows(reloaded)
             for ref in files:
                 select = source_select(ref.kind, [ref.path], _content_columns(ref.kind))
                 connection.execute(
@@ -228,12 +231,11 @@ class CuratedState:
     def touched_dates(self, batch_keys: Sequence[str]) -> list[date]:
         """Order dates the given (already loaded) files change; see ``touched_dates``."""
         # A view cannot take parameters: the keys are inlined as quoted literals.
-        keys = sql_string_list(batch_keys)
+        of_batch = sql_in_strings("_file_key", batch_keys)
         for kind in KINDS:
             self._connection.execute(
                 f"CREATE OR REPLACE TEMP VIEW batch_{kind} AS "
-                f"SELECT * EXCLUDE (_file_key, _row_hash) FROM state_{kind} "
-                f"WHERE list_contains({keys}, _file_key)"
+                f"SELECT * EXCLUDE (_file_key, _row_hash) FROM state_{kind} WHERE {of_batch}"
             )
         return touched_dates_of_views(self._connection)
 
@@ -243,7 +245,7 @@ class CuratedState:
         Identical to the previous version means the upload changed nothing: such a row
         counts once. A repeat of an older, since-corrected version is a correction back.
         """
-        keys = sql_string_list(batch_keys)
+        of_batch = sql_in_strings("_file_key", batch_keys)
         counts: dict[str, int] = {}
         for kind in KINDS:
             key = PRIMARY_KEYS[kind]
@@ -257,11 +259,11 @@ class CuratedState:
                            ) AS previous_hash
                     FROM state_{kind}
                     WHERE {key} IN (
-                        SELECT {key} FROM state_{kind} WHERE list_contains({keys}, _file_key)
+                        SELECT {key} FROM state_{kind} WHERE {of_batch}
                     )
                 )
                 SELECT _file_key, count(*) FROM versions
-                WHERE list_contains({keys}, _file_key) AND _row_hash = previous_hash
+                WHERE {of_batch} AND _row_hash = previous_hash
                 GROUP BY _file_key
                 """
             ).fetchall()
@@ -271,7 +273,7 @@ class CuratedState:
     def _remove_rows(self, keys: list[str]) -> None:
         for kind in KINDS:
             self._connection.execute(
-                f"DELETE FROM state_{kind} WHERE list_contains(?, _file_key)", [keys]
+                f"DELETE FROM state_{kind} WHERE {sql_in_strings('_file_key', keys)}"
             )
 
     def pending(self, *, now: datetime, grace: timedelta) -> PendingSummary:

@@ -4,6 +4,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export UV_PYTHON_DOWNLOADS := never
+# Bytecode compiled once at install (seconds), not on every import: the tests, the local
+# stack and the bench start many interpreters, and PYTHONDONTWRITEBYTECODE may be set.
+export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON ?= python3
 # uv from PATH when present, else the copy pip installs as a module.
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)

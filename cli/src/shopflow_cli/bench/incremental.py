@@ -151,12 +151,18 @@ class StateLayout:
         loaded = state.loaded_versions()
         state.load([ref for ref in refs if loaded.get(ref.key) != ref.version])
 
+    def _hold_exactly(self, state: Any, refs: list[Any]) -> None:
+        """The database lives in the work dir between runs, and runs differ in their history
+        (a quick run's, a full run's, earlier repeats' new files): it must hold this one's."""
+        state.forget(set(state.loaded_versions()) - {ref.key for ref in refs})
+        self._load_missing(state, refs)
+
     def prepare(self, history: Any, work_dir: Path) -> dict[str, float]:
         self.database = work_dir / "kpi-state.duckdb"
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(dir=work_dir) as scratch:
             connection, state = self._open(Path(scratch))
-            self._load_missing(state, self._refs(history))
+            self._hold_exactly(state, self._refs(history))
             connection.close()
         return {"load_history_seconds": time.perf_counter() - started}
 

@@ -234,46 +234,50 @@ def _current(versions: str, key: str, columns: str, *, streamed: bool = False) -
 
 # Every "current" below is restricted to the keys a question is about before the window
 # picks the latest version: the work follows the batch and the touched dates, while history
-# is only scanned on a few narrow key columns. The keys are kept (MATERIALIZED) and joined
-# with SEMI JOIN, which lets DuckDB push their range into the scan of the history: where
-# keys grow with time, as ids do, whole row groups of it are skipped.
-_BATCH_PRODUCT_ITEM_VERSIONS = """
-    WITH candidates AS MATERIALIZED (
-        SELECT i.id FROM curated_order_items AS i
-        SEMI JOIN batch_product_ids AS b ON b.id = i.product_id
-    )
-    SELECT id, order_id, product_id, _ingest_seq, _source_key, _source_line
-    FROM curated_order_items SEMI JOIN candidates USING (id)"""
-_AFFECTED_ORDER_VERSIONS = """
-    SELECT order_id, order_date, _ingest_seq, _source_key, _source_line
-    FROM curated_orders SEMI JOIN affected_order_ids USING (order_id)"""
+# is only scanned on a few narrow key columns. The keys go to temporary tables first: their
+# row counts are then exact, so DuckDB builds each hash table on the small side (estimated
+# from filters alone, a batch's share of a history of few files can look like half of it,
+# and the history was hashed instead), and it pushes their range into the scan of the
+# history: where keys grow with time, as ids do, whole row groups of it are skipped.
+_CURRENT_ITEMS_OF_BATCH_PRODUCTS = _current(
+    "SELECT id, order_id, product_id, _ingest_seq, _source_key, _source_line "
+    "FROM curated_order_items SEMI JOIN batch_product_item_ids USING (id)",
+    "id",
+    "order_id, product_id",
+)
+_CURRENT_AFFECTED_ORDERS = _current(
+    "SELECT order_id, order_date, _ingest_seq, _source_key, _source_line "
+    "FROM curated_orders SEMI JOIN affected_order_ids USING (order_id)",
+    "order_id",
+    "order_date",
+)
+_TOUCHED_KEYS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE batch_order_ids AS SELECT DISTINCT order_id FROM batch_orders;
+CREATE OR REPLACE TEMP TABLE batch_item_ids AS SELECT DISTINCT id FROM batch_order_items;
+CREATE OR REPLACE TEMP TABLE batch_product_ids AS SELECT DISTINCT id FROM batch_products;
+CREATE OR REPLACE TEMP TABLE batch_product_item_ids AS
+SELECT DISTINCT i.id FROM curated_order_items AS i
+SEMI JOIN batch_product_ids AS b ON b.id = i.product_id;
+CREATE OR REPLACE TEMP TABLE affected_order_ids AS
+SELECT order_id FROM curated_order_items SEMI JOIN batch_item_ids USING (id)
+UNION
+SELECT order_id FROM batch_order_items
+UNION
+-- the current order of every current item of a batch product
+SELECT order_id FROM {_CURRENT_ITEMS_OF_BATCH_PRODUCTS}
+WHERE product_id IN (SELECT id FROM batch_product_ids);
+"""
 _TOUCHED_DATES_SQL = f"""
-WITH
-batch_order_ids AS MATERIALIZED (SELECT DISTINCT order_id FROM batch_orders),
-batch_item_ids AS MATERIALIZED (SELECT DISTINCT id FROM batch_order_items),
-batch_product_ids AS MATERIALIZED (SELECT DISTINCT id FROM batch_products),
-order_version_dates AS (
+SELECT order_date FROM (
+    -- every version of the batch's orders: a correction can move an order or cancel it
     SELECT order_date FROM curated_orders SEMI JOIN batch_order_ids USING (order_id)
     UNION
     SELECT order_date FROM batch_orders
-),
-items_of_batch_products AS (
-    SELECT * FROM {_current(_BATCH_PRODUCT_ITEM_VERSIONS, "id", "id, order_id, product_id")}
-),
-affected_order_ids AS MATERIALIZED (
-    SELECT order_id FROM curated_order_items SEMI JOIN batch_item_ids USING (id)
     UNION
-    SELECT order_id FROM batch_order_items
-    UNION
-    SELECT order_id FROM items_of_batch_products
-    WHERE product_id IN (SELECT id FROM batch_product_ids)
-),
-affected_orders AS (
-    SELECT * FROM {_current(_AFFECTED_ORDER_VERSIONS, "order_id", "order_id, order_date")}
+    -- the current date of every order an item of the batch, or of a batch product, is in
+    SELECT order_date FROM {_CURRENT_AFFECTED_ORDERS}
 )
-SELECT order_date FROM order_version_dates WHERE order_date IS NOT NULL
-UNION
-SELECT order_date FROM affected_orders WHERE order_date IS NOT NULL
+WHERE order_date IS NOT NULL
 ORDER BY order_date
 """
 
@@ -291,6 +295,7 @@ def touched_dates(connection: duckdb.DuckDBPyConnection, batch: CuratedPaths) ->
 
 def touched_dates_of_views(connection: duckdb.DuckDBPyConnection) -> list[date]:
     """Touched dates of the batch exposed as the views ``batch_<kind>``."""
+    connection.execute(_TOUCHED_KEYS_SQL)
     rows = connection.execute(_TOUCHED_DATES_SQL).fetchall()
     return [_as_date(row[0]) for row in rows]
 
@@ -319,29 +324,35 @@ def _counted_sql(*, every_date: bool) -> str:
     is nothing to narrow.
     """
     if every_date:
+        order_keys = item_keys = ""
         order_versions = f"SELECT {_ORDER_COLUMNS} FROM curated_orders"
         on_dates = "true"
         item_versions = f"SELECT {_ITEM_COLUMNS} FROM curated_order_items"
     else:
         # every version of every order that has any version on a chosen date: the current
         # version of an order now on a chosen date is always among them
-        order_versions = f"""
-            WITH candidates AS MATERIALIZED (
-                SELECT order_id FROM curated_orders SEMI JOIN kpi_dates USING (order_date)
-            )
-            SELECT {_ORDER_COLUMNS} FROM curated_orders SEMI JOIN candidates USING (order_id)"""
+        # (key tables first, for the reasons given above _TOUCHED_KEYS_SQL)
+        order_keys = """
+CREATE OR REPLACE TEMP TABLE kpi_order_ids AS
+SELECT DISTINCT order_id FROM curated_orders SEMI JOIN kpi_dates USING (order_date);
+"""
+        order_versions = (
+            f"SELECT {_ORDER_COLUMNS} FROM curated_orders SEMI JOIN kpi_order_ids USING (order_id)"
+        )
         on_dates = "order_date IN (SELECT order_date FROM kpi_dates)"
-        item_versions = f"""
-            WITH candidates AS MATERIALIZED (
-                SELECT id FROM curated_order_items SEMI JOIN counted_orders USING (order_id)
-            )
-            SELECT {_ITEM_COLUMNS} FROM curated_order_items SEMI JOIN candidates USING (id)"""
-    return f"""
+        item_keys = """
+CREATE OR REPLACE TEMP TABLE kpi_item_ids AS
+SELECT DISTINCT id FROM curated_order_items SEMI JOIN counted_orders USING (order_id);
+"""
+        item_versions = (
+            f"SELECT {_ITEM_COLUMNS} FROM curated_order_items SEMI JOIN kpi_item_ids USING (id)"
+        )
+    return f"""{order_keys}
 CREATE OR REPLACE TEMP TABLE counted_orders AS
 SELECT order_id, user_id, order_date
 FROM {_current(order_versions, "order_id", _ORDER_FIELDS, streamed=every_date)}
 WHERE {on_dates} AND status <> 'cancelled';
-
+{item_keys}
 -- Per date and category (and per whole date): sums over the counted items, and the
 -- orders among them, each order once per category it has items in. Categories are
 -- grouped by their rank among the categories, an integer: grouping millions of items

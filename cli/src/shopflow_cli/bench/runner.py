@@ -881,8 +881,11 @@ def result_path(config: Config, today: str) -> Path:
     return config.results_dir / f"{today}{suffix}.json"
 
 
-def save(config: Config, results: dict[str, Any]) -> Path:
-    """Write (or update, section by section) today's result file."""
+def save(config: Config, results: dict[str, Any], arguments: Sequence[str] = ()) -> Path:
+    """Write (or update, section by section) today's result file.
+
+    ``arguments``: the bench's own command-line arguments, recorded as the command.
+    """
     today = datetime.now(UTC).date().isoformat()
     path = result_path(config, today)
     document: dict[str, Any] = {}
@@ -896,7 +899,7 @@ def save(config: Config, results: dict[str, Any]) -> Path:
         "date": today,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": config.mode,
-        "command": "shopflow bench " + " ".join(sys.argv[1:]) if sys.argv[1:] else "shopflow bench",
+        "command": " ".join(["shopflow bench", *arguments]),
         "machine": machine(),
         "git": git_revision(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in config.__dict__.items()},
@@ -909,13 +912,14 @@ def save(config: Config, results: dict[str, Any]) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    config, sections, keep = parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    config, sections, keep = parse_args(arguments)
     config.work_dir.mkdir(parents=True, exist_ok=True)
     bench = Bench(
         config,
         out=lambda text: print(text, flush=True),
         # Saved after every section, so a later failure or Ctrl-C keeps what was measured.
-        after_section=(lambda results: save(config, results)) if keep else None,
+        after_section=(lambda results: save(config, results, arguments)) if keep else None,
     )
     print(
         f"shopflow bench ({config.mode}): {', '.join(sections)}; work dir {config.work_dir}",
@@ -931,6 +935,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n" + render_targets(targets))
     print(f"\ntotal {time.perf_counter() - started:.1f}s")
     if keep and bench.results:
-        path = save(config, bench.results)
+        path = save(config, bench.results, arguments)
         print(f"results written to {path}")
     return status

@@ -175,6 +175,12 @@ def test_demo_on_an_unrecognisable_file_fails_and_says_which_file_and_why(
 # --- shopflow up, and the commands that talk to it ----------------------------------------
 
 
+def _as_a_background_job() -> None:
+    # A non-interactive shell starts background jobs with SIGINT ignored, and children
+    # inherit that: 'shopflow up' must still stop on the Ctrl-C (SIGINT) it promises.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.fixture
 def running_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     """'shopflow up' in the background, up once its state file exists; always stopped."""
@@ -186,6 +192,7 @@ def running_stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Pat
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_as_a_background_job,
         )
         pids: dict[str, int] = {}
         try:

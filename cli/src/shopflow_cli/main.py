@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 import threading
 import time
@@ -57,6 +58,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"no CSV files under {data_dir}", file=sys.stderr)
         return 2
     print("starting the local stack (moto server + loader, validator, kpi) ...", flush=True)
+    # The services run in their own sessions: only a clean exit from LocalStack stops them.
+    _stop_on_interrupt_or_terminate()
     with LocalStack(state_file=args.state_file, batch_window_seconds=args.batch_window) as stack:
         target = Target(stack.endpoint_url, _outputs(stack))
         started = time.monotonic()
@@ -97,8 +100,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _stop_on_interrupt_or_terminate() -> None:
+    """Ctrl-C and SIGTERM both stop the stack cleanly (raise KeyboardInterrupt).
+
+    Set explicitly: a process started with SIGINT ignored (a background job of a
+    non-interactive shell, say) inherits that, and Python then never raises
+    KeyboardInterrupt; ``up`` would outlive the Ctrl-C (or ``kill``) meant to stop it.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
+    _stop_on_interrupt_or_terminate()
     try:
         with LocalStack(
             state_file=args.state_file, batch_window_seconds=args.batch_window
@@ -392,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, TimeoutError, RuntimeError) as problem:
         print(f"shopflow: {problem}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Everything the command started has been stopped on the way out.
+        print("shopflow: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ help:
 	@echo "make demo   - run the whole pipeline locally on the bundled sample and print the KPIs"
 	@echo "make test   - lint, type-check, contract/infra checks and every test (what CI runs)"
 	@echo "make up     - keep the local stack running in the foreground (Ctrl-C stops it)"
-	@echo "make bench  - the full benchmark against the pandas baseline (tens of minutes)"
+	@echo "make bench  - the full benchmark against the pandas baseline (about 12 minutes)"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \

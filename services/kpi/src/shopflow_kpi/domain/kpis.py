@@ -203,7 +203,10 @@ def prepare_session(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(_RATIO_MACRO)
 
 
-_VERSION_ORDER = (
+# What tells the versions of a row apart, and their order, latest first (see "Current
+# version").
+VERSION_COLUMNS = "_ingest_seq, _source_key, _source_line"
+LATEST_FIRST = (
     "_ingest_seq DESC NULLS LAST, _source_key DESC NULLS LAST, _source_line DESC NULLS LAST"
 )
 
@@ -227,7 +230,7 @@ def _current(versions: str, key: str, columns: str, *, streamed: bool = False) -
         UNION ALL
         SELECT {columns} FROM (
             SELECT * FROM versions SEMI JOIN repeated USING ({key})
-            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {_VERSION_ORDER}) = 1
+            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {LATEST_FIRST}) = 1
         )
     )"""
 
@@ -240,13 +243,13 @@ def _current(versions: str, key: str, columns: str, *, streamed: bool = False) -
 # and the history was hashed instead), and it pushes their range into the scan of the
 # history: where keys grow with time, as ids do, whole row groups of it are skipped.
 _CURRENT_ITEMS_OF_BATCH_PRODUCTS = _current(
-    "SELECT id, order_id, product_id, _ingest_seq, _source_key, _source_line "
+    f"SELECT id, order_id, product_id, {VERSION_COLUMNS} "
     "FROM curated_order_items SEMI JOIN batch_product_item_ids USING (id)",
     "id",
     "order_id, product_id",
 )
 _CURRENT_AFFECTED_ORDERS = _current(
-    "SELECT order_id, order_date, _ingest_seq, _source_key, _source_line "
+    f"SELECT order_id, order_date, {VERSION_COLUMNS} "
     "FROM curated_orders SEMI JOIN affected_order_ids USING (order_id)",
     "order_id",
     "order_date",
@@ -306,14 +309,10 @@ SELECT DISTINCT unnest(CAST($dates AS DATE[])) AS order_date
 """
 
 _ORDER_FIELDS = "order_id, user_id, status, order_date"
-_ORDER_COLUMNS = f"{_ORDER_FIELDS}, _ingest_seq, _source_key, _source_line"
-_PRODUCT_VERSIONS = (
-    "SELECT id, category, _ingest_seq, _source_key, _source_line FROM curated_products"
-)
+_ORDER_COLUMNS = f"{_ORDER_FIELDS}, {VERSION_COLUMNS}"
+_PRODUCT_VERSIONS = f"SELECT id, category, {VERSION_COLUMNS} FROM curated_products"
 _ITEM_FIELDS = "order_id, user_id, product_id, status, sale_price"
-_ITEM_COLUMNS = (
-    "id, order_id, user_id, product_id, status, sale_price, _ingest_seq, _source_key, _source_line"
-)
+_ITEM_COLUMNS = f"id, {_ITEM_FIELDS}, {VERSION_COLUMNS}"
 
 
 def _counted_sql(*, every_date: bool) -> str:

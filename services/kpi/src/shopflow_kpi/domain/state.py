@@ -20,6 +20,8 @@ from shopflow_contracts.rows import FileKind, columns_of
 
 from shopflow_kpi.domain.kpis import (
     KINDS,
+    LATEST_FIRST,
+    VERSION_COLUMNS,
     prepare_session,
     source_select,
     sql_in_strings,
@@ -60,7 +62,7 @@ class PendingSummary:
 
 # Items of a suspect set only: those whose key columns point at a missing order or product.
 # The anti-joins read two narrow columns of history; the window runs on the suspects alone.
-_PENDING_SQL = """
+_PENDING_SQL = f"""
 CREATE OR REPLACE TEMP TABLE pending_now AS
 WITH order_ids AS (SELECT DISTINCT order_id FROM state_orders),
 product_ids AS (SELECT DISTINCT id FROM state_products),
@@ -70,20 +72,14 @@ suspects AS (
        OR product_id NOT IN (SELECT id FROM product_ids)
 ),
 versions AS (
-    SELECT id, order_id, product_id, _ingest_seq, _source_key, _source_line, _file_key,
+    SELECT id, order_id, product_id, {VERSION_COLUMNS}, _file_key,
            min(_ingest_seq) OVER (PARTITION BY id) AS first_seq,
            -- an identical re-upload is that file's duplicate, not its pending row
-           _row_hash = lag(_row_hash) OVER (
-               PARTITION BY id ORDER BY _ingest_seq, _source_key, _source_line
-           ) AS repeated
+           _row_hash = lag(_row_hash) OVER (PARTITION BY id ORDER BY {VERSION_COLUMNS})
+               AS repeated
     FROM state_order_items
     WHERE id IN (SELECT id FROM suspects)
-    QUALIFY row_number() OVER (
-        PARTITION BY id
-        ORDER BY _ingest_seq DESC NULLS LAST,
-                 _source_key DESC NULLS LAST,
-                 _source_line DESC NULLS LAST
-    ) = 1
+    QUALIFY row_number() OVER (PARTITION BY id ORDER BY {LATEST_FIRST}) = 1
 )
 SELECT
     v.id, v.order_id, v.product_id, v._source_key, v._source_line, v._file_key,
@@ -254,8 +250,7 @@ class CuratedState:
                 WITH versions AS (
                     SELECT _file_key, _row_hash,
                            lag(_row_hash) OVER (
-                               PARTITION BY {key}
-                               ORDER BY _ingest_seq, _source_key, _source_line
+                               PARTITION BY {key} ORDER BY {VERSION_COLUMNS}
                            ) AS previous_hash
                     FROM state_{kind}
                     WHERE {key} IN (

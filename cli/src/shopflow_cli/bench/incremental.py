@@ -1,11 +1,12 @@
 """Incremental cost: a small new file on top of a large curated history.
 
-The KPI side goes through a ``KpiLayout``: how curated data is laid out and queried. The
-only layout today, ``domain``, is exactly what the kpi service does (``register_curated``
-over every curated file, ``touched_dates`` of the batch, ``compute_kpis`` of those dates).
-A faster layout (say, curated data partitioned by order date, or a maintained table of
-current rows) plugs in by implementing the same three methods and registering in
-``LAYOUTS``; ``--layout NAME`` then measures it with the same files and the same checks.
+The KPI side goes through a ``KpiLayout``: how curated data is laid out and queried.
+``domain`` queries the curated Parquet in place (``register_curated`` over every curated
+file, ``touched_dates`` of the batch, ``compute_kpis`` of those dates); ``state`` is what the
+kpi service runs, ``CuratedState``, which loads each curated file once into a persistent
+database. Another layout (say, a maintained table of current rows) plugs in by implementing
+the same three methods and registering in ``LAYOUTS``; ``--layout NAME`` then measures it
+with the same files and the same checks.
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ class KpiRun:
     categories: list[dict[str, str]]
     timings: dict[str, float] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls, dates: list[Any], days: list[Any], categories: list[Any], timings: dict[str, float]
+    ) -> KpiRun:
+        """The run's domain results as the JSON-ready records the checks compare."""
+        return cls(
+            [d.isoformat() for d in dates],
+            day_records(days),
+            category_records(categories),
+            timings,
+        )
+
 
 class KpiLayout(Protocol):
     name: str
@@ -48,7 +61,7 @@ class KpiLayout(Protocol):
 
 @dataclass
 class DomainLayout:
-    """The kpi service's own path: every curated Parquet file, queried in place."""
+    """The KPI domain over every curated Parquet file, queried in place, no cache."""
 
     memory_limit: str = "512MB"
     threads: int = 2
@@ -74,10 +87,10 @@ class DomainLayout:
         days, categories = compute_kpis(connection, dates)
         computed = time.perf_counter()
         connection.close()
-        return KpiRun(
-            [d.isoformat() for d in dates],
-            day_records(days),
-            category_records(categories),
+        return KpiRun.of(
+            dates,
+            days,
+            categories,
             {
                 "register_seconds": registered - started,
                 "touched_dates_seconds": touched - registered,
@@ -95,10 +108,10 @@ class DomainLayout:
         dates, days, categories = compute_all_kpis(connection)
         computed = time.perf_counter()
         connection.close()
-        return KpiRun(
-            [d.isoformat() for d in dates],
-            day_records(days),
-            category_records(categories),
+        return KpiRun.of(
+            dates,
+            days,
+            categories,
             {
                 "register_seconds": registered - started,
                 "compute_seconds": computed - registered,
@@ -117,19 +130,12 @@ class StateLayout:
     database: Path | None = None
 
     def _open(self, scratch: Path) -> tuple[Any, Any]:
-        import duckdb
+        from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
         from shopflow_kpi.domain import CuratedState
 
         assert self.database is not None, "prepare() first"
-        connection = duckdb.connect(
-            str(self.database),
-            config={
-                "memory_limit": self.memory_limit,
-                "threads": self.threads,
-                "temp_directory": str(scratch / "duckdb-spill"),
-                "autoinstall_known_extensions": False,
-            },
-        )
+        engine = DuckDbEngine(memory_limit=self.memory_limit, threads=self.threads)
+        connection = engine.open_state(self.database, scratch)
         return connection, CuratedState.open(connection)
 
     @staticmethod
@@ -181,10 +187,10 @@ class StateLayout:
         days, categories = compute_kpis(connection, dates)
         computed = time.perf_counter()
         connection.close()
-        return KpiRun(
-            [d.isoformat() for d in dates],
-            day_records(days),
-            category_records(categories),
+        return KpiRun.of(
+            dates,
+            days,
+            categories,
             {
                 "load_batch_seconds": loaded - started,
                 "touched_dates_seconds": touched - loaded,
@@ -202,10 +208,10 @@ class StateLayout:
         dates, days, categories = compute_all_kpis(connection)
         computed = time.perf_counter()
         connection.close()
-        return KpiRun(
-            [d.isoformat() for d in dates],
-            day_records(days),
-            category_records(categories),
+        return KpiRun.of(
+            dates,
+            days,
+            categories,
             {
                 "load_seconds": loaded - started,
                 "compute_seconds": computed - loaded,

@@ -13,6 +13,7 @@ from shopflow_validator.domain.records import (
     ends_inside_quotes,
     has_stray_cr,
     iter_index,
+    run_record,
     split_records,
 )
 from shopflow_validator.domain.schema import ColumnType, column_specs
@@ -168,3 +169,23 @@ def test_given_any_bytes_when_split_in_chunks_then_the_fast_path_changes_nothing
         general = split_into("general")
     # Then both find the same records on the same lines, with the same raw text
     assert fast == general
+
+
+def test_given_a_run_when_read_on_from_where_each_record_ended_then_every_one_is_found() -> None:
+    # Given a run of numbered lines whose text repeats other lines' prefixes
+    block = b"7,a,8,\n8,8,b\n9,\n10,7,c\n"
+    # When each record is looked up from where the one before it ended
+    found, after = [], 0
+    for line in (7, 8, 9, 10):
+        start, size = run_record(block, line, after)
+        after = start + size
+        found.append(block[start : start + size])
+    # Then each is the whole text of its own line, as a search from the start finds it
+    assert found == [b"a,8,", b"8,b", b"", b"7,c"]
+    assert found == [
+        block[start : start + size]
+        for start, size in (run_record(block, line) for line in (7, 8, 9, 10))
+    ]
+    # And a line that is not in the run is an error, not some other line's text
+    with pytest.raises(ValueError, match="line 11"):
+        run_record(block, 11, after)

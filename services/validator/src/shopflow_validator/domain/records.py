@@ -406,16 +406,19 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
     )
 
 
-def run_record(block: bytes, line: int) -> tuple[int, int]:
+def run_record(block: bytes, line: int, after: int = 0) -> tuple[int, int]:
     """Offset and length, within a run's ``block``, of the raw text of its record ``line``.
 
-    Every line of a run is ``<line>,<raw record>``, so the record is found by its prefix.
+    Every line of a run is ``<line>,<raw record>``, so the record is found by its prefix,
+    searching from ``after``: where an earlier record of the block ended (offset + length).
+    Callers ask for records by line and pass that on, so reading any number of a run's
+    records costs one pass over it, not one from its start per record.
     """
     prefix = b"%d," % line
-    if block.startswith(prefix):
+    if after == 0 and block.startswith(prefix):
         start = 0
     else:
-        found = block.find(b"\n" + prefix)
+        found = block.find(b"\n" + prefix, after)
         if found < 0:
             raise ValueError(f"line {line} is not in the run")
         start = found + 1
@@ -443,8 +446,10 @@ def iter_index(split: SplitFile) -> Iterator[tuple[int, int, int, bool]]:
                 pending = next(singles, None)
             records.seek(offset)
             block = records.read(length)
+            after = 0
             for line in range(first, first + count):
-                start, size = run_record(block, line)
+                start, size = run_record(block, line, after)
+                after = start + size
                 yield line, offset + start, size, False
         while pending is not None:
             yield pending[0], pending[1], pending[2], pending[3] == IN_STRAY

@@ -408,15 +408,17 @@ def _write_rejects(
         # with "\n" as terminator a bare CR would go out unquoted; such rows quote all.
         quoting_all = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(REJECTS_HEADER)
-        run: tuple[int, bytes] = (-1, b"")
+        # The run last read, and where in it the last record found ended: rejects come by
+        # line, so each run is read once and searched in one pass.
+        run_offset, run, run_after = -1, b"", 0
         for line, offset, length, where, rule, message in rejects:
             if where == IN_RUN:
-                # Rejects come by line, so each run is read at most once.
-                if run[0] != offset:
+                if run_offset != offset:
                     records.seek(offset)
-                    run = (offset, records.read(length))
-                start, size = run_record(run[1], line)
-                raw_line = run[1][start : start + size].decode("utf-8")
+                    run_offset, run, run_after = offset, records.read(length), 0
+                start, size = run_record(run, line, run_after)
+                run_after = start + size
+                raw_line = run[start : start + size].decode("utf-8")
             else:
                 source = stray_records if where == IN_STRAY else records
                 source.seek(offset)

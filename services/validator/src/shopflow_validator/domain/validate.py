@@ -228,19 +228,18 @@ def _checked_table_sql(
     """
 
 
+def _numbers_csv_sql(path: Path, columns: tuple[str, ...]) -> str:
+    """A scan of one of the byte pass's files of comma-separated integers (see ``records``)."""
+    typed_columns = ", ".join(f"{sql_text(name)}: 'BIGINT'" for name in columns)
+    return (
+        f"read_csv({sql_text(str(path))}, columns = {{{typed_columns}}}, "
+        "header = false, auto_detect = false, delim = ',', new_line = '\\n')"
+    )
+
+
 def _verdicts_table_sql(split: SplitFile, width: int) -> str:
-    index = (
-        f"read_csv({sql_text(str(split.index_path))}, "
-        "columns = {'line': 'BIGINT', 'raw_offset': 'BIGINT', 'raw_length': 'BIGINT', "
-        "'stray': 'INTEGER'}, "
-        "header = false, auto_detect = false, delim = ',', new_line = '\\n')"
-    )
-    runs = (
-        f"read_csv({sql_text(str(split.runs_path))}, "
-        "columns = {'first_line': 'BIGINT', 'records': 'BIGINT', 'raw_offset': 'BIGINT', "
-        "'raw_length': 'BIGINT'}, "
-        "header = false, auto_detect = false, delim = ',', new_line = '\\n')"
-    )
+    index = _numbers_csv_sql(split.index_path, ("line", "raw_offset", "raw_length", "stray"))
+    runs = _numbers_csv_sql(split.runs_path, ("first_line", "records", "raw_offset", "raw_length"))
     # A record of a run points at the whole run; its own text is found when it is rejected.
     all_records = f"""(
         SELECT line, raw_offset, raw_length, stray FROM {index}

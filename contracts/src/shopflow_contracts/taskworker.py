@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -297,6 +298,23 @@ class JsonLogFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM (how ECS stops a task) or SIGINT (Ctrl-C).
+
+    A worker's loop checks it between tasks: the task in hand finishes and is answered,
+    and an unanswered message is redelivered anyway.
+    """
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
+    return stop
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 
-from shopflow_contracts.taskworker import configure_logging
+from shopflow_contracts.taskworker import configure_logging, stop_on_signals
 
 from shopflow_loader.bootstrap import build_loader
 from shopflow_loader.settings import LoaderSettings
@@ -30,9 +29,7 @@ def main() -> None:
     settings = LoaderSettings()
     configure_logging(settings.log_level)
     loader = build_loader(settings)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_on_signals()
     trigger_thread = threading.Thread(
         target=run_trigger, args=(loader.trigger, stop), name="arrivals-trigger", daemon=True
     )

@@ -16,12 +16,21 @@ A worker that cannot do its work answers ``SendTaskFailure`` with ``error`` set 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from shopflow_contracts.envelope import Contract, Envelope
+from shopflow_contracts.report import (
+    ColumnWarning,
+    FileStatus,
+    MoneyRounding,
+    QuarantineReason,
+    RejectPolicy,
+    SchemaChange,
+)
 from shopflow_contracts.rows import FileKind
 
 # Execution names: letters, digits, '-' and '_' only, at most 80 characters.
@@ -121,9 +130,19 @@ class LoadOutcome(Contract):
 # --- ValidateData ---------------------------------------------------------------------
 
 
+class ValidationPolicy(Contract):
+    """A per-command override of the validator's settings; a field left None keeps them."""
+
+    reject_policy: RejectPolicy | None = None
+    reject_threshold: Decimal | None = Field(default=None, ge=0, le=1)
+
+
 class ValidateRequest(Contract):
     batch_id: BatchId
     files: list[StagedFile]
+    policy: ValidationPolicy | None = Field(
+        default=None, description="Overrides the settings for this command (a reprocess)."
+    )
 
 
 class RejectReason(Contract):
@@ -147,7 +166,8 @@ class FileValidation(Contract):
 
     Every row is counted exactly once: ``rows_in == accepted + rejected + duplicates +
     pending``. ``duplicates`` are rows identical to one already accepted (they count once);
-    ``pending`` are rows held until a row they depend on arrives.
+    ``pending`` are rows held until a row they depend on arrives. A ``quarantined`` file has
+    no ``curated`` output: its counts say what validation found, none of its rows is applied.
     """
 
     kind: FileKind
@@ -163,14 +183,61 @@ class FileValidation(Contract):
     curated: CuratedFile | None
     rejects_key: str | None
     report_key: str
+    status: FileStatus = "accepted"
+    quarantine: QuarantineReason | None = None
+    rejected_share: Decimal = Field(default=Decimal(0), ge=0, le=1)
+    money_rounding: MoneyRounding = Field(default_factory=MoneyRounding)
+    column_warnings: list[ColumnWarning] = Field(default_factory=list)
+    schema_changes: list[SchemaChange] = Field(default_factory=list)
+    extra_columns: list[str] = Field(
+        default_factory=list, description="Header columns no row model has: ignored."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.status == "quarantined") != (self.quarantine is not None):
+            raise ValueError("a quarantined file, and only one, has a quarantine reason")
+        if self.status == "quarantined" and self.curated is not None:
+            raise ValueError("a quarantined file has no curated output")
+        return self
+
+
+class QuarantinedFile(Contract):
+    """A file of the batch none of whose rows were applied, as a notification names it."""
+
+    kind: FileKind
+    source_key: str
+    staged_key: str = Field(description="The staged copy a reprocess validates again.")
+    rows_in: int = Field(ge=0)
+    accepted: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    duplicates: int = Field(default=0, ge=0)
+    reason: QuarantineReason
+    top_reasons: list[RejectReason]
+    report_key: str
+    rejects_key: str | None
 
 
 class ValidationOutcome(Contract):
     batch_id: BatchId
     files: list[FileValidation]
     curated: list[CuratedFile] = Field(
-        description="Curated outputs of every file that had accepted rows (the kpi input)."
+        description="Curated outputs of every accepted file that had accepted rows (the kpi "
+        "input); a quarantined file has none."
     )
+    status: Literal["complete", "partial"] = Field(
+        default="complete", description="partial: at least one file was quarantined."
+    )
+    quarantined: list[QuarantinedFile] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _partial_names_the_quarantined(self) -> Self:
+        expected = [item.source_key for item in self.files if item.status == "quarantined"]
+        if [item.source_key for item in self.quarantined] != expected:
+            raise ValueError("quarantined must list exactly the quarantined files, in order")
+        if (self.status == "partial") != bool(expected):
+            raise ValueError("status is partial exactly when a file is quarantined")
+        return self
 
 
 # --- ComputeKpis ----------------------------------------------------------------------
@@ -254,6 +321,8 @@ class TaskErrorName(StrEnum):
     UNRECOGNISED_FILE = "shopflow.UnrecognisedFile"
     STAGED_OBJECT_MISSING = "shopflow.StagedObjectMissing"
     VALIDATION_FAILED = "shopflow.ValidationFailed"
+    # Every file of the batch was quarantined: nothing is left to compute KPIs from.
+    ALL_FILES_QUARANTINED = "shopflow.AllFilesQuarantined"
     TRANSIENT = "shopflow.TransientError"
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from shopflow_contracts import events, messages, rows
+from shopflow_contracts import events, messages, report, rows
 
 CONTRACT_MODELS: dict[str, type[BaseModel]] = {
     "batch_execution_input": messages.BatchExecutionInput,
@@ -32,6 +32,7 @@ CONTRACT_MODELS: dict[str, type[BaseModel]] = {
     "order_row": rows.OrderRow,
     "order_item_row": rows.OrderItemRow,
     "product_row": rows.ProductRow,
+    "validation_report": report.ValidationReport,
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas"

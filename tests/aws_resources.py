@@ -20,3 +20,13 @@ def create_ledger_table(dynamodb: Any, name: str) -> str:
         ],
     )
     return name
+
+
+class NamedClients:
+    """Clients a test made itself, handed to a bootstrap the way the client factory would."""
+
+    def __init__(self, clients: dict[str, Any]) -> None:
+        self._clients = clients
+
+    def client(self, service: str) -> Any:
+        return self._clients[service]

@@ -25,7 +25,7 @@ from shopflow_contracts.messages import (
     TaskFailure,
     ValidateCommand,
 )
-from shopflow_contracts.taskworker import DynamoFailureLog
+from shopflow_runtime.aws import DynamoFailureLog
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "contracts" / "examples"

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from shopflow_cli import operations
-from shopflow_cli.localstack import LocalStack, aws_client
+from shopflow_cli.clients import aws_client
+from shopflow_cli.localstack import LocalStack
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "thelook-small"

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 from reference_kpis import read_rows, reference_kpis
 from shopflow_cli import operations
-from shopflow_cli.localstack import StackState, aws_client
+from shopflow_cli.clients import aws_client
+from shopflow_cli.localstack import StackState
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from shopflow_contracts.messages import LoadCommand, TaskErrorName, TaskFailure
-from shopflow_contracts.taskworker import SqsTaskQueue, TaskWorker
+from shopflow_runtime.aws import SqsTaskQueue
+from shopflow_runtime.worker import TaskWorker
 
 MAX_RECEIVES = 2
 

@@ -378,15 +378,9 @@ def ensure_state_machine(
 
 def _local_client(service: str, like: Any) -> Any:
     """A client for the same moto server and region as ``like`` (moto takes any credentials)."""
-    import boto3
+    from shopflow_cli.clients import aws_client
 
-    return boto3.client(  # type: ignore[call-overload]
-        service,
-        endpoint_url=like.meta.endpoint_url,
-        region_name=like.meta.region_name,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106
-    )
+    return aws_client(service, like.meta.endpoint_url, like.meta.region_name)
 
 
 def deploy_stack(

@@ -19,10 +19,9 @@ import urllib.request
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-import boto3
-
+from shopflow_cli.clients import LOCAL_CREDENTIALS, REGION, aws_client
 from shopflow_cli.deploy import (
     StackOutputs,
     deploy_stack,
@@ -30,9 +29,6 @@ from shopflow_cli.deploy import (
     render_template,
 )
 
-REGION = "us-east-1"
-# moto accepts any credentials; setting them keeps boto3 from searching the machine for real ones.
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 SERVICES = ("loader", "validator", "kpi")
 INFRA_DIR = Path(__file__).resolve().parents[3] / "infra"
 
@@ -63,18 +59,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def aws_client(service: str, endpoint_url: str | None, region: str = REGION) -> Any:
-    if endpoint_url is None:
-        return boto3.client(service, region_name=region)  # type: ignore[call-overload]
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=endpoint_url,
-        region_name=region,
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def wait_for_moto(endpoint_url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -208,10 +192,6 @@ class LocalStack:
                     f"{name} exited with code {process.returncode}; see its log in "
                     f"{self.state_file.parent / 'logs'}"
                 )
-
-    def stop_service(self, name: str) -> None:
-        process = self._processes.pop(name)
-        _terminate(process)
 
     def start_service(self, name: str) -> None:
         if self.outputs is None or self.state is None:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from shopflow_cli import operations, report
+from shopflow_cli.clients import aws_client
 from shopflow_cli.deploy import StackOutputs, deploy_stack, read_stack_outputs, render_template
 from shopflow_cli.localstack import (
     INFRA_DIR,
     LocalStack,
     StackState,
-    aws_client,
     deploy_local,
 )
 

@@ -1,1 +1,1 @@
-"""shopflow's shared contracts: message envelopes, payloads, row schemas, task protocol."""
+"""shopflow's shared contracts: message envelopes, payloads and row schemas (nothing that runs)."""

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from aws_resources import create_ledger_table
+from aws_resources import NamedClients, create_ledger_table
 from kpi_s3_lake import KpiStack
 from shopflow_contracts.messages import (
     KpiCommand,
@@ -19,11 +19,11 @@ from shopflow_contracts.messages import (
     TaskFailure,
 )
 from shopflow_contracts.rows import FileKind
-from shopflow_contracts.taskworker import failure_record_key
 from shopflow_kpi.adapters.s3 import S3CuratedStore
 from shopflow_kpi.bootstrap import build_handler, build_worker
 from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissingError
 from shopflow_kpi.settings import KpiSettings
+from shopflow_runtime.aws import failure_record_key
 
 ORDERS, ITEMS, PRODUCTS = FileKind.ORDERS, FileKind.ORDER_ITEMS, FileKind.PRODUCTS
 
@@ -39,7 +39,8 @@ def command(stack: KpiStack, batch: str) -> KpiCommand:
 
 
 def run(stack: KpiStack, batch: str) -> KpiOutcome:
-    return build_handler(stack.settings, stack.clients).handle(command(stack, batch)).payload
+    clients = NamedClients(stack.clients)
+    return build_handler(stack.settings, clients).handle(command(stack, batch)).payload
 
 
 def order(order_id: int, created_at: str, user_id: int, status: str = "complete") -> dict[str, Any]:
@@ -294,7 +295,7 @@ def test_worker_records_a_missing_batch_file_as_a_typed_failure(
         QueueUrl=settings.kpi_queue_url, MessageBody=lost.model_dump_json()
     )
     # When
-    build_worker(settings, first_batch.clients).poll_once()
+    build_worker(settings, NamedClients(first_batch.clients)).poll_once()
     # Then
     record = dynamodb.get_item(
         TableName=ledger, Key=failure_record_key("run-b9"), ConsistentRead=True

@@ -21,7 +21,7 @@ from shopflow_contracts.messages import (
     ValidateRequest,
 )
 from shopflow_contracts.rows import FileKind
-from shopflow_contracts.taskworker import TaskError
+from shopflow_runtime.worker import TaskError
 from shopflow_validator.adapters.s3 import S3ObjectStore
 from shopflow_validator.bootstrap import build_handler
 from shopflow_validator.settings import ValidatorSettings

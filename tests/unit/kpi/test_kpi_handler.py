@@ -11,9 +11,9 @@ from kpi_fakes import NOW, Pipeline, item, order
 from kpi_lake import CuratedLake, write_curated
 from shopflow_contracts.messages import TaskErrorName
 from shopflow_contracts.rows import FileKind
-from shopflow_contracts.taskworker import TaskError
 from shopflow_kpi.domain import DayKpi
 from shopflow_kpi.ports import CuratedObjectsMissingError, Stamp
+from shopflow_runtime.worker import TaskError
 
 ORDERS, ITEMS, PRODUCTS = FileKind.ORDERS, FileKind.ORDER_ITEMS, FileKind.PRODUCTS
 MAR1, MAR2 = date(2024, 3, 1), date(2024, 3, 2)

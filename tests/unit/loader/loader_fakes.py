@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from shopflow_contracts.messages import LandedObject
-from shopflow_contracts.taskworker import QueueMessage
 from shopflow_loader.domain.batching import ExecutionState
 from shopflow_loader.ports import LedgerEntry
+from shopflow_runtime.worker import QueueMessage
 
 
 @dataclass

@@ -16,9 +16,9 @@ from loader_fakes import (
 )
 from shopflow_contracts.messages import LandedObject, LoadCommand, LoadRequest, TaskErrorName
 from shopflow_contracts.rows import FileKind
-from shopflow_contracts.taskworker import TaskError
 from shopflow_loader.domain.batching import ExecutionState
 from shopflow_loader.handler import LoadHandler
+from shopflow_runtime.worker import TaskError
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from shopflow_contracts.messages import (
     ValidateRequest,
 )
 from shopflow_contracts.rows import FileKind
-from shopflow_contracts.taskworker import TaskError
+from shopflow_runtime.worker import TaskError
 from shopflow_validator.domain import REJECTS_HEADER
 from shopflow_validator.handler import HandlerConfig, ValidateHandler, batch_stems
 from validator_support import GOOD_ITEMS, GOOD_ORDERS, ITEMS_HEADER, ORDERS_HEADER

@@ -132,7 +132,8 @@ def run_e2e(
     work_dir: Path, *, uploads: int, batch_window: float, timeout: float = 120.0
 ) -> dict[str, Any]:
     from shopflow_cli import operations
-    from shopflow_cli.localstack import LocalStack, aws_client
+    from shopflow_cli.clients import aws_client
+    from shopflow_cli.localstack import LocalStack
 
     plans = corrections()
     if not plans:

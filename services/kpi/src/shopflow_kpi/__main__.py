@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from shopflow_contracts.taskworker import configure_logging, stop_on_signals
+from shopflow_runtime.logs import configure_logging
+from shopflow_runtime.signals import stop_on_signals
 
 from shopflow_kpi.bootstrap import build_worker
 from shopflow_kpi.settings import KpiSettings

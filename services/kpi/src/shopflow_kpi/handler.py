@@ -21,7 +21,7 @@ from shopflow_contracts.messages import (
     TaskErrorName,
 )
 from shopflow_contracts.rows import FileKind
-from shopflow_contracts.taskworker import TaskError
+from shopflow_runtime.worker import TaskError
 
 from shopflow_kpi.domain import (
     CategoryKpi,

@@ -1,4 +1,8 @@
-"""KPI service configuration: the only place the service reads its environment."""
+"""KPI service configuration: the only place the service reads its environment.
+
+The fields every worker shares (endpoint URL, region, retries, log level, poll wait, data
+bucket, ledger table) come from :class:`shopflow_runtime.settings.WorkerSettings`.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +10,13 @@ import tempfile
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from shopflow_runtime.settings import WorkerSettings
 
 
-class KpiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SHOPFLOW_", extra="ignore")
-
-    aws_endpoint_url: str | None = Field(
-        default=None, description="Unset on AWS; the moto server URL on a laptop."
-    )
-    aws_region: str = "us-east-1"
-    log_level: str = "INFO"
-    poll_wait_seconds: int = Field(default=20, ge=0, le=20)
-
-    data_bucket: str
+class KpiSettings(WorkerSettings):
     kpi_queue_url: str
     daily_kpis_table: str
     category_kpis_table: str
-    ledger_table: str = Field(
-        description="Holds the KPI state lease and the typed failures (FAILURE#<run id>) the "
-        "state machine's failure path reads."
-    )
     state_lease_seconds: int = Field(
         default=900,
         ge=30,

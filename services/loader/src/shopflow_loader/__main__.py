@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from shopflow_contracts.taskworker import configure_logging, stop_on_signals
+from shopflow_runtime.logs import configure_logging
+from shopflow_runtime.signals import stop_on_signals
 
 from shopflow_loader.bootstrap import build_loader
 from shopflow_loader.settings import LoaderSettings

@@ -1,18 +1,13 @@
-"""Wires the loader together: the only place that creates AWS clients."""
+"""Wires the loader together; its AWS clients come from the runtime's one client factory."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import boto3
 from shopflow_contracts.messages import LoadCommand, WaitSeconds
-from shopflow_contracts.taskworker import (
-    DynamoFailureLog,
-    SqsTaskQueue,
-    StepFunctionsTaskCallback,
-    TaskWorker,
-)
+from shopflow_runtime.aws import DynamoFailureLog, SqsTaskQueue, StepFunctionsTaskCallback
+from shopflow_runtime.clients import AwsClientFactory, ClientSource
+from shopflow_runtime.worker import TaskWorker
 
 from shopflow_loader.adapters.dynamo import DynamoLedger
 from shopflow_loader.adapters.s3 import S3ObjectStore
@@ -28,20 +23,13 @@ class Loader:
     worker: TaskWorker[LoadCommand]
 
 
-def aws_clients(settings: LoaderSettings) -> dict[str, Any]:
-    session = boto3.session.Session(region_name=settings.aws_region)
-    return {
-        name: session.client(name, endpoint_url=settings.aws_endpoint_url)
-        for name in ("s3", "sqs", "stepfunctions", "dynamodb")
-    }
-
-
-def build_loader(settings: LoaderSettings, clients: dict[str, Any] | None = None) -> Loader:
-    clients = clients or aws_clients(settings)
-    executions = StepFunctionsExecutions(clients["stepfunctions"], settings.state_machine_arn)
-    ledger = DynamoLedger(clients["dynamodb"], settings.ledger_table)
+def build_loader(settings: LoaderSettings, clients: ClientSource | None = None) -> Loader:
+    clients = clients or AwsClientFactory(settings)
+    sqs, sfn = clients.client("sqs"), clients.client("stepfunctions")
+    executions = StepFunctionsExecutions(sfn, settings.state_machine_arn)
+    ledger = DynamoLedger(clients.client("dynamodb"), settings.ledger_table)
     trigger = ArrivalTrigger(
-        queue=SqsTaskQueue(clients["sqs"], settings.arrivals_queue_url),
+        queue=SqsTaskQueue(sqs, settings.arrivals_queue_url),
         ledger=ledger,
         executions=executions,
         config=TriggerConfig(
@@ -56,7 +44,7 @@ def build_loader(settings: LoaderSettings, clients: dict[str, Any] | None = None
         ),
     )
     handler = LoadHandler(
-        store=S3ObjectStore(clients["s3"]),
+        store=S3ObjectStore(clients.client("s3")),
         ledger=ledger,
         executions=executions,
         data_bucket=settings.data_bucket,
@@ -65,9 +53,9 @@ def build_loader(settings: LoaderSettings, clients: dict[str, Any] | None = None
         stage="load",
         command_type=LoadCommand,
         handle=handler.handle,
-        queue=SqsTaskQueue(clients["sqs"], settings.loader_queue_url),
-        callback=StepFunctionsTaskCallback(clients["stepfunctions"]),
-        failure_log=DynamoFailureLog(clients["dynamodb"], settings.ledger_table),
+        queue=SqsTaskQueue(sqs, settings.loader_queue_url),
+        callback=StepFunctionsTaskCallback(sfn),
+        failure_log=DynamoFailureLog(clients.client("dynamodb"), settings.ledger_table),
         wait_seconds=settings.poll_wait_seconds,
     )
     return Loader(trigger=trigger, worker=worker)

@@ -22,7 +22,7 @@ from shopflow_contracts.messages import (
     TaskErrorName,
 )
 from shopflow_contracts.rows import FileKind
-from shopflow_contracts.taskworker import TaskError
+from shopflow_runtime.worker import TaskError
 
 from shopflow_loader.domain.batching import claim_is_live, in_arrival_order, ingest_seq
 from shopflow_loader.domain.files import HEADER_PROBE_BYTES, recognise_file, staged_key

@@ -1,27 +1,20 @@
-"""Loader configuration: the only place the loader reads its environment."""
+"""Loader configuration: the only place the loader reads its environment.
+
+The fields every worker shares (endpoint URL, region, retries, log level, poll wait, data
+bucket, ledger table) come from :class:`shopflow_runtime.settings.WorkerSettings`.
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from shopflow_runtime.settings import WorkerSettings
 
 
-class LoaderSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SHOPFLOW_", extra="ignore")
-
-    aws_endpoint_url: str | None = Field(
-        default=None, description="Unset on AWS; the moto server URL on a laptop."
-    )
-    aws_region: str = "us-east-1"
-    log_level: str = "INFO"
-    poll_wait_seconds: int = Field(default=20, ge=0, le=20)
-
-    data_bucket: str
+class LoaderSettings(WorkerSettings):
     landing_prefix: str = "landing/"
     arrivals_queue_url: str
     loader_queue_url: str
     state_machine_arn: str
-    ledger_table: str
 
     batch_window_seconds: float = Field(
         default=10.0,

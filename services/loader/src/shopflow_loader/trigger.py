@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from shopflow_contracts.events import S3ObjectCreatedEvent
 from shopflow_contracts.messages import BatchExecutionInput, LandedObject, WaitSeconds
-from shopflow_contracts.taskworker import QueueMessage, TaskQueue
+from shopflow_runtime.worker import QueueMessage, TaskQueue
 
 from shopflow_loader.domain.batching import batch_id_for, claim_is_live, in_arrival_order
 from shopflow_loader.ports import Executions, Ledger

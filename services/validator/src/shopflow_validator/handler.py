@@ -24,7 +24,7 @@ from shopflow_contracts.messages import (
     ValidateResult,
     ValidationOutcome,
 )
-from shopflow_contracts.taskworker import TaskError
+from shopflow_runtime.worker import TaskError
 
 from shopflow_validator.domain import (
     BatchFile,

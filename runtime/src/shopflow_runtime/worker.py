@@ -6,10 +6,8 @@ against its contract, does the work and answers ``SendTaskSuccess`` (a result en
 ``SendTaskFailure`` (a typed error). The message is deleted only after the answer went out,
 so a worker that dies mid-task leaves the message to be redelivered.
 
-This module lives in ``contracts`` because it *is* part of the contract between the state
-machine and the workers, and because ``contracts`` is the only code the services share.
-It depends on no AWS library: the two adapters at the bottom wrap boto3 clients that the
-service's bootstrap passes in.
+The loop knows the queue, the callback and the failure log only by their ports (below);
+``shopflow_runtime.aws`` has the boto3 adapters a service's bootstrap plugs in.
 """
 
 from __future__ import annotations
@@ -17,14 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
-
 from shopflow_contracts.envelope import Envelope
 from shopflow_contracts.messages import Stage, TaskErrorName, TaskFailure
 
@@ -105,34 +101,42 @@ class TaskWorker(Generic[CommandT]):
         return len(messages)
 
     def process(self, message: QueueMessage) -> None:
+        parsed = self._parse(message)
+        if parsed is None:
+            return
+        command, token = parsed
+        context = {"stage": self.stage, "run_id": command.run_id, "message_id": message.message_id}
+        log.info("task received", extra=context)
+        outcome = self._run_handler(command, context)
+        if isinstance(outcome, TaskError):
+            self._answer(message, lambda: self._fail(token, command.run_id, outcome))
+            return
+        self._answer(message, lambda: self.callback.succeed(token, outcome.model_dump_json()))
+        log.info("task succeeded", extra=context)
+
+    def _parse(self, message: QueueMessage) -> tuple[CommandT, str] | None:
+        """The command and its task token; None when it breaks the contract (dealt with)."""
         try:
             command = self.command_type.model_validate_json(message.body)
         except ValidationError as invalid:
             self._reject_envelope(message, invalid)
-            return
-        token = command.task_token
-        if token is None:
+            return None
+        if command.task_token is None:
             self._reject_envelope(message, ValueError("command carries no task_token"))
-            return
-        context = {"stage": self.stage, "run_id": command.run_id, "message_id": message.message_id}
-        log.info("task received", extra=context)
-        failure: TaskError | None = None
+            return None
+        return command, command.task_token
+
+    def _run_handler(self, command: CommandT, context: dict[str, str]) -> BaseModel | TaskError:
         try:
-            result = self.handle(command)
+            return self.handle(command)
         except TaskError as typed:
             log.warning("task failed: %s: %s", typed.error.value, typed.reason, extra=context)
-            failure = typed
+            return typed
         except Exception as crash:
             # Anything untyped is treated as transient: the state machine retries it with
             # backoff and a fresh message, so this one is answered and deleted.
             log.exception("task crashed", extra=context)
-            failure = TaskError(TaskErrorName.TRANSIENT, f"{type(crash).__name__}: {crash}")
-        if failure is not None:
-            reported = failure
-            self._answer(message, lambda: self._fail(token, command.run_id, reported))
-            return
-        self._answer(message, lambda: self.callback.succeed(token, result.model_dump_json()))
-        log.info("task succeeded", extra=context)
+            return TaskError(TaskErrorName.TRANSIENT, f"{type(crash).__name__}: {crash}")
 
     def _fail(self, token: str, run_id: str, failure: TaskError) -> None:
         cause = TaskFailure(
@@ -199,125 +203,3 @@ def _readable_task_token(body: str) -> str | None:
 def _readable_run_id(body: str) -> str:
     run_id = _readable_json(body).get("run_id")
     return run_id if isinstance(run_id, str) and run_id else "unknown"
-
-
-# --- boto3 adapters --------------------------------------------------------------------
-
-
-class SqsTaskQueue:
-    def __init__(self, sqs_client: Any, queue_url: str) -> None:
-        self._sqs = sqs_client
-        self._queue_url = queue_url
-
-    def receive(self, max_messages: int, wait_seconds: int) -> list[QueueMessage]:
-        response = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=max_messages,
-            WaitTimeSeconds=wait_seconds,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
-        )
-        return [
-            QueueMessage(
-                message_id=raw["MessageId"],
-                receipt_handle=raw["ReceiptHandle"],
-                body=raw["Body"],
-                receive_count=int(raw.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
-            )
-            for raw in response.get("Messages", [])
-        ]
-
-    def delete(self, receipt_handle: str) -> None:
-        self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=receipt_handle)
-
-
-_CLOSED_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
-
-
-class StepFunctionsTaskCallback:
-    def __init__(self, sfn_client: Any) -> None:
-        self._sfn = sfn_client
-
-    def succeed(self, task_token: str, output: str) -> None:
-        self._call(self._sfn.send_task_success, taskToken=task_token, output=output)
-
-    def fail(self, task_token: str, error: str, cause: str) -> None:
-        self._call(self._sfn.send_task_failure, taskToken=task_token, error=error, cause=cause)
-
-    @staticmethod
-    def _call(method: Callable[..., Any], **kwargs: Any) -> None:
-        try:
-            method(**kwargs)
-        except Exception as error:
-            code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-            if code in _CLOSED_TOKEN_ERRORS:
-                raise TaskTokenClosedError(code) from error
-            raise
-
-
-def failure_record_key(run_id: str) -> dict[str, dict[str, str]]:
-    """Ledger-table key of a run's failure record (the ASL's DescribeFailure reads it)."""
-    return {"pk": {"S": f"FAILURE#{run_id}"}, "sk": {"S": "entry"}}
-
-
-class DynamoFailureLog:
-    def __init__(self, dynamodb_client: Any, table_name: str) -> None:
-        self._ddb = dynamodb_client
-        self._table = table_name
-
-    def record(self, failure: TaskFailure) -> None:
-        from datetime import UTC, datetime
-
-        self._ddb.put_item(
-            TableName=self._table,
-            Item={
-                **failure_record_key(failure.run_id),
-                "batch_id": {"S": failure.run_id},
-                "error": {"S": failure.error.value},
-                "stage": {"S": failure.stage},
-                "cause": {"S": failure.model_dump_json()},
-                "recorded_at": {"S": datetime.now(UTC).isoformat()},
-            },
-        )
-
-
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line, with the ``extra`` context fields a worker logs."""
-
-    _STANDARD = frozenset(vars(logging.makeLogRecord({})))
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(
-            {key: value for key, value in vars(record).items() if key not in self._STANDARD}
-        )
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM (how ECS stops a task) or SIGINT (Ctrl-C).
-
-    A worker's loop checks it between tasks: the task in hand finishes and is answered,
-    and an unanswered message is redelivered anyway.
-    """
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, request_stop)
-    return stop
-
-
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonLogFormatter())
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

@@ -16,7 +16,7 @@ from shopflow_contracts.messages import (
     TaskErrorName,
     TaskFailure,
 )
-from shopflow_contracts.taskworker import (
+from shopflow_runtime.worker import (
     QueueMessage,
     TaskError,
     TaskTokenClosedError,
@@ -24,7 +24,7 @@ from shopflow_contracts.taskworker import (
 )
 
 GOLDEN_COMMAND = (
-    Path(__file__).resolve().parents[2] / "contracts" / "examples" / "kpi_command.json"
+    Path(__file__).resolve().parents[3] / "contracts" / "examples" / "kpi_command.json"
 ).read_text()
 
 

@@ -1,0 +1,42 @@
+"""The one place a shopflow process creates AWS clients.
+
+Every client of a process comes from one boto3 session with one configuration (retries,
+timeouts, S3 addressing, endpoint URL), so the services cannot drift apart in how they talk
+to AWS. Clients are created once per service name and shared: boto3 clients are thread-safe,
+sessions are not, hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+import boto3
+from botocore.config import Config
+
+from shopflow_runtime.settings import AwsSettings
+
+
+class AwsClientFactory:
+    def __init__(self, settings: AwsSettings, session: boto3.session.Session | None = None) -> None:
+        self._endpoint_url = settings.aws_endpoint_url
+        self._session = session or boto3.session.Session(region_name=settings.aws_region)
+        self._config = Config(**settings.client_config_options())
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
+                )
+            return self._clients[service]
+
+
+class ClientSource(Protocol):
+    """Where a bootstrap gets its clients: the factory, or clients a test made itself."""
+
+    def client(self, service: str) -> Any: ...

@@ -1,0 +1,93 @@
+"""Settings every shopflow process shares, read from ``SHOPFLOW_*`` environment variables.
+
+Each service subclasses :class:`WorkerSettings` (an HTTP service :class:`AwsSettings`) and adds
+its own fields; the shared ones are spelled, bounded and documented once, here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+AddressingStyle = Literal["auto", "path", "virtual"]
+
+
+class AwsSettings(BaseSettings):
+    """How a process reaches AWS (or an emulator) and how it logs."""
+
+    model_config = SettingsConfigDict(env_prefix="SHOPFLOW_", extra="ignore")
+
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Unset on AWS; the moto server URL on a laptop or in compose."
+    )
+    aws_region: str = "us-east-1"
+    aws_retry_mode: Literal["standard", "adaptive"] = Field(
+        default="standard",
+        description="botocore retry mode: 'adaptive' also rate-limits the client on throttling.",
+    )
+    aws_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="Attempts per call, the first one included."
+    )
+    aws_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    aws_read_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=900,
+        description="Must exceed the SQS long-poll wait, or every empty poll times out.",
+    )
+    s3_addressing_style: AddressingStyle | None = Field(
+        default=None,
+        description="Unset: path-style against an endpoint URL (emulators such as the moto "
+        "server only understand it), AWS's own choice otherwise.",
+    )
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def effective_s3_addressing_style(self) -> AddressingStyle:
+        if self.s3_addressing_style is not None:
+            return self.s3_addressing_style
+        return "path" if self.aws_endpoint_url else "auto"
+
+    def client_config_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``botocore.config.Config`` (or aiobotocore's ``AioConfig``).
+
+        A dict rather than a ``Config`` so an asyncio client factory builds its own config
+        class from the same values.
+        """
+        return {
+            "region_name": self.aws_region,
+            "retries": {"mode": self.aws_retry_mode, "total_max_attempts": self.aws_max_attempts},
+            "connect_timeout": self.aws_connect_timeout_seconds,
+            "read_timeout": self.aws_read_timeout_seconds,
+            "s3": {"addressing_style": self.effective_s3_addressing_style},
+        }
+
+
+class WorkerSettings(AwsSettings):
+    """What every queue worker shares: its poll, the data bucket and the ledger table."""
+
+    poll_wait_seconds: int = Field(
+        default=20, ge=0, le=20, description="SQS long-poll wait (20 s is SQS's maximum)."
+    )
+    data_bucket: str
+    ledger_table: str = Field(
+        description="Holds the typed failures (FAILURE#<run id>) the state machine's failure "
+        "path reads, and each service's own ledger items."
+    )
+
+    @model_validator(mode="after")
+    def _read_timeout_outlasts_the_poll(self) -> Self:
+        if self.aws_read_timeout_seconds <= self.poll_wait_seconds:
+            raise ValueError(
+                f"aws_read_timeout_seconds ({self.aws_read_timeout_seconds}) must exceed "
+                f"poll_wait_seconds ({self.poll_wait_seconds})"
+            )
+        return self

@@ -45,7 +45,7 @@ format:
 	$(RUN) ruff format .
 
 typecheck:
-	$(RUN) mypy contracts/src runtime/src services/loader/src services/validator/src services/kpi/src cli/src
+	$(RUN) mypy contracts/src runtime/src services/loader/src services/validator/src services/kpi/src cli/src bench/src
 
 schemas:
 	$(RUN) shopflow-export-schemas

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from shopflow_cli.bench import main
+from shopflow_bench import main
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from reference_kpis import reference_kpis
-from shopflow_cli.bench import pandas_baseline
-from shopflow_cli.bench.datagen import generate_bulk
-from shopflow_cli.bench.e2e import corrections
+from shopflow_bench import pandas_baseline
+from shopflow_bench.datagen import generate_bulk
+from shopflow_bench.e2e import corrections
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = REPO_ROOT / "samples" / "thelook-small"

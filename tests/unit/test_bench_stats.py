@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from shopflow_cli.bench import runner, stats
-from shopflow_cli.bench.e2e import state_durations, summarise
-from shopflow_cli.bench.kpirows import compare_tables
+from shopflow_bench import runner, stats
+from shopflow_bench.e2e import state_durations, summarise
+from shopflow_bench.kpirows import compare_tables
 
 
 @pytest.mark.parametrize(

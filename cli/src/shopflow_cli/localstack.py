@@ -8,6 +8,7 @@ every process it started when it is closed.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -28,9 +29,21 @@ from shopflow_cli.deploy import (
     enable_bucket_eventbridge,
     render_template,
 )
+from shopflow_cli.resources import INFRA_DIR
 
 SERVICES = ("loader", "validator", "kpi")
-INFRA_DIR = Path(__file__).resolve().parents[3] / "infra"
+# What the 'local' extra of shopflow-cli installs: the emulator and the services it runs.
+LOCAL_EXTRA_MODULES = ("moto", *(f"shopflow_{service}" for service in SERVICES))
+
+
+def require_local_extra() -> None:
+    """Fail with the install command, not a child's traceback, when the extra is missing."""
+    missing = [name for name in LOCAL_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise RuntimeError(
+            f"the local stack needs {', '.join(missing)}: "
+            "pip install 'shopflow-cli[local]' (make setup installs it)"
+        )
 
 
 @dataclass(frozen=True)
@@ -155,6 +168,7 @@ class LocalStack:
         return self.state.endpoint_url
 
     def start(self) -> None:
+        require_local_extra()
         log_dir = self.log_dir or self.state_file.parent / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         work_dir = self.state_file.parent / "work"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,13 @@ from shopflow_cli import operations, report
 from shopflow_cli.clients import aws_client
 from shopflow_cli.deploy import StackOutputs, deploy_stack, read_stack_outputs, render_template
 from shopflow_cli.localstack import (
-    INFRA_DIR,
     LocalStack,
     StackState,
     deploy_local,
 )
+from shopflow_cli.resources import BUNDLED_SAMPLE, INFRA_DIR
 
 DEFAULT_STATE_FILE = Path(".shopflow/stack.json")
-BUNDLED_SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "thelook-small"
 
 
 @dataclass(frozen=True)
@@ -205,17 +205,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+# Commands other distributions add to ``shopflow`` (``shopflow-bench`` adds ``bench``).
+COMMAND_ENTRY_POINTS = "shopflow.commands"
+
+
+def load_command(name: str) -> Callable[[list[str]], int] | None:
+    """The ``main(argv)`` an installed distribution registers for ``shopflow NAME``."""
+    for entry_point in entry_points(group=COMMAND_ENTRY_POINTS, name=name):
+        command: Callable[[list[str]], int] = entry_point.load()
+        return command
+    return None
+
+
 def cmd_bench(argv: list[str]) -> int:
-    # Imported only when asked for: the benchmark pulls in pandas, and the rest of the CLI
-    # must work without it (or before the module exists).
-    try:
-        bench = importlib.import_module("shopflow_cli.bench")
-    except ModuleNotFoundError as missing:
-        if missing.name != "shopflow_cli.bench":
-            raise
-        print("shopflow bench: the benchmark is not available in this install", file=sys.stderr)
+    # Loaded only when asked for: the benchmark is its own distribution (with pandas), and
+    # the rest of the CLI works without it.
+    bench = load_command("bench")
+    if bench is None:
+        print(
+            "shopflow bench: the benchmark is not installed (it is the shopflow-bench "
+            "package of the workspace: make bench)",
+            file=sys.stderr,
+        )
         return 2
-    return int(bench.main(argv))
+    return int(bench(argv))
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:

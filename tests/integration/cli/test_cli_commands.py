@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,16 +85,14 @@ def test_report_without_a_running_stack_says_how_to_start_one(
 def test_bench_hands_every_following_argument_to_the_benchmark(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given a benchmark module that records what it was called with
+    # Given a benchmark command that records what it was called with
     calls: list[list[str]] = []
 
     def fake_main(argv: list[str]) -> int:
         calls.append(argv)
         return 7
 
-    fake = types.ModuleType("shopflow_cli.bench")
-    fake.main = fake_main  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "shopflow_cli.bench", fake)
+    monkeypatch.setattr(cli, "load_command", {"bench": fake_main}.get)
     # When bench is called with options of its own, including one shopflow also has
     code = cli.main(["bench", "--format", "json", "stages", "--help"])
     # Then they all reach the benchmark untouched, and its exit code is shopflow's
@@ -104,23 +100,35 @@ def test_bench_hands_every_following_argument_to_the_benchmark(
     assert code == 7
 
 
+def test_the_installed_benchmark_is_found_through_its_entry_point() -> None:
+    # Given the workspace, where shopflow-bench is installed beside the CLI
+    # When the CLI looks for the bench command, then it is the benchmark's main
+    from shopflow_bench import main as bench_main
+
+    assert cli.load_command("bench") is bench_main
+    assert cli.load_command("no-such-command") is None
+
+
 def test_bench_missing_is_a_clear_error_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given an install without the benchmark module (None in sys.modules blocks its import)
-    monkeypatch.setitem(sys.modules, "shopflow_cli.bench", None)
+    # Given an install without the benchmark distribution
+    monkeypatch.setattr(cli, "load_command", lambda name: None)
     # When bench is called
     code = cli.main(["bench"])
     # Then shopflow says so and exits non-zero
     assert code == 2
-    assert "benchmark is not available" in capsys.readouterr().err
+    assert "benchmark is not installed" in capsys.readouterr().err
 
 
-def test_the_other_commands_do_not_import_the_benchmark(
+def test_the_other_commands_do_not_load_the_benchmark(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a benchmark that cannot be imported
-    monkeypatch.setitem(sys.modules, "shopflow_cli.bench", None)
+    # Given a benchmark that cannot be loaded
+    def broken(name: str) -> None:
+        raise AssertionError(f"{name} loaded")
+
+    monkeypatch.setattr(cli, "load_command", broken)
     # When --help is asked for, then the parser still builds and lists bench
     with pytest.raises(SystemExit) as done:
         cli.main(["--help"])

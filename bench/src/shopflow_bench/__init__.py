@@ -6,7 +6,7 @@ from __future__ import annotations
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (``shopflow bench --help``); returns the process exit code."""
-    from shopflow_cli.bench.runner import main as run
+    from shopflow_bench.runner import main as run
 
     return run(argv)
 

@@ -20,9 +20,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from shopflow_cli.bench.stats import median, percentile
+from shopflow_cli.resources import BUNDLED_SAMPLE
 
-SAMPLE = Path(__file__).resolve().parents[4] / "samples" / "thelook-small"
+from shopflow_bench.stats import median, percentile
+
+SAMPLE = BUNDLED_SAMPLE
 ROWS_PER_UPLOAD = 20
 POLL_SECONDS = 0.02
 

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from shopflow_cli.bench.child import Spec, TaskResult
-from shopflow_cli.bench.kpirows import category_records, day_records
+from shopflow_bench.child import Spec, TaskResult
+from shopflow_bench.kpirows import category_records, day_records
 
 
 def shopflow_validate(spec: Spec) -> TaskResult:
@@ -104,7 +104,7 @@ def shopflow_kpi(spec: Spec) -> TaskResult:
 
 def pandas_validate(spec: Spec) -> TaskResult:
     """spec: files [path], tables_out (pickle of the current tables for pandas_kpi)."""
-    from shopflow_cli.bench import pandas_baseline
+    from shopflow_bench import pandas_baseline
 
     started = time.perf_counter()
     validated = pandas_baseline.validate_files([Path(p) for p in spec["files"]])
@@ -122,7 +122,7 @@ def pandas_validate(spec: Spec) -> TaskResult:
 
 def pandas_kpi(spec: Spec) -> TaskResult:
     """spec: tables_in (from pandas_validate), kpi_out."""
-    from shopflow_cli.bench import pandas_baseline
+    from shopflow_bench import pandas_baseline
 
     started = time.perf_counter()
     tables = pandas_baseline.load_tables(Path(spec["tables_in"]))
@@ -141,7 +141,7 @@ def pandas_kpi(spec: Spec) -> TaskResult:
 
 def pandas_pipeline(spec: Spec) -> TaskResult:
     """Validation and KPIs in one process, as a pandas script does. spec: files, kpi_out."""
-    from shopflow_cli.bench import pandas_baseline
+    from shopflow_bench import pandas_baseline
 
     started = time.perf_counter()
     validated = pandas_baseline.validate_files([Path(p) for p in spec["files"]])

@@ -25,13 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from shopflow_cli.bench import stats
-from shopflow_cli.bench.child import ChildFailedError, ChildRun, run_child
-from shopflow_cli.bench.datagen import Dataset, correction_file, generate_bulk
-from shopflow_cli.bench.kpirows import compare_kpis
+from shopflow_bench import stats
+from shopflow_bench.child import ChildFailedError, ChildRun, run_child
+from shopflow_bench.datagen import Dataset, correction_file, generate_bulk
+from shopflow_bench.kpirows import compare_kpis
 
 SECTIONS = ("throughput", "memory", "incremental", "e2e")
-REPO = Path(__file__).resolve().parents[4]
+# The bench runs from a checkout: its work files and results live beside its code.
+BENCH_DIR = Path(__file__).resolve().parents[2]
+REPO = BENCH_DIR.parent
 INGEST_HISTORY = "0001-bench-history"
 INGEST_NEW = "0002-bench-correction"
 GIB = 1024.0
@@ -386,7 +388,7 @@ class Bench:
         }
 
     def e2e(self) -> dict[str, Any]:
-        from shopflow_cli.bench.e2e import run_e2e
+        from shopflow_bench.e2e import run_e2e
 
         runs = []
         for window in self.config.e2e_batch_windows:
@@ -787,8 +789,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Config, list[str], bool]:
         choices=SECTIONS,
         help="run only this section (repeatable); default: all",
     )
-    parser.add_argument("--work-dir", type=Path, default=REPO / "bench" / "work")
-    parser.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--work-dir", type=Path, default=BENCH_DIR / "work")
+    parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--no-save", action="store_true", help="do not write the JSON result")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads per stage")

@@ -28,7 +28,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-
 from shopflow_cli.sampledata import (
     ORDER_ITEMS_FILE,
     ORDERS_FILE,

@@ -1,6 +1,6 @@
 """Each measured stage runs in a fresh child interpreter, so stages never share a heap.
 
-``run_child(task, spec)`` starts ``python -m shopflow_cli.bench.child <task> <spec> <out>``
+``run_child(task, spec)`` starts ``python -m shopflow_bench.child <task> <spec> <out>``
 and reaps it with ``os.wait4``, whose resource usage is that one child's alone (unlike
 ``getrusage(RUSAGE_CHILDREN)``, a running maximum over every child ever reaped).
 
@@ -46,7 +46,7 @@ class ChildFailedError(RuntimeError):
 
 
 def _tasks() -> dict[str, Callable[[Spec], TaskResult]]:
-    from shopflow_cli.bench import incremental, stages
+    from shopflow_bench import incremental, stages
 
     return {
         "shopflow_validate": stages.shopflow_validate,
@@ -73,7 +73,7 @@ def run_child(task: str, spec: Spec, *, log_dir: Path | None = None) -> ChildRun
                 [
                     sys.executable,
                     "-m",
-                    "shopflow_cli.bench.child",
+                    "shopflow_bench.child",
                     task,
                     str(spec_path),
                     str(out_path),

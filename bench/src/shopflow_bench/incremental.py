@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from shopflow_cli.bench.child import Spec, TaskResult
-from shopflow_cli.bench.kpirows import category_records, day_records
+from shopflow_bench.child import Spec, TaskResult
+from shopflow_bench.kpirows import category_records, day_records
 
 
 @dataclass

@@ -13,7 +13,7 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN = $(UV) run --frozen --no-sync
 
 .PHONY: help uv setup demo up test lint format typecheck schemas schemas-check cfn-lint statelint \
-        compose-check pytest pytest-fast sample bench bench-quick
+        compose-check import-lint pytest pytest-fast sample bench bench-quick
 
 help:
 	@echo "make demo   - run the whole pipeline locally on the bundled sample and print the KPIs"
@@ -34,7 +34,7 @@ demo: setup
 up: setup
 	$(RUN) shopflow up
 
-test: setup lint typecheck schemas-check cfn-lint statelint compose-check pytest
+test: setup lint import-lint typecheck schemas-check cfn-lint statelint compose-check pytest
 
 lint:
 	$(RUN) ruff check .
@@ -43,6 +43,11 @@ lint:
 format:
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
+
+# The import rules in pyproject.toml ([tool.importlinter]): services independent, domains free
+# of AWS and wiring, contracts and runtime free of everything above them.
+import-lint:
+	$(RUN) lint-imports --no-cache
 
 typecheck:
 	$(RUN) mypy contracts/src runtime/src services/loader/src services/validator/src services/kpi/src cli/src bench/src

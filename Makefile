@@ -49,8 +49,18 @@ format:
 import-lint:
 	$(RUN) lint-imports --no-cache
 
+# Tests are type-checked too, so a fake that drifts from its port fails here. pytest imports a
+# test directory's support modules (fakes, lakes) by their bare names: those directories are
+# mypy's search path. Each conftest.py goes alone (they share one module name).
+TEST_SUPPORT_PATH = $(shell find tests -name '*.py' ! -name 'test_*' ! -name conftest.py \
+	! -path 'tests/fixtures/*' -printf '%h\n' | sort -u | paste -sd:)
+
 typecheck:
 	$(RUN) mypy contracts/src runtime/src services/loader/src services/validator/src services/kpi/src cli/src bench/src
+	MYPYPATH=$(TEST_SUPPORT_PATH) $(RUN) mypy \
+		$$(find tests -name '*.py' ! -name conftest.py ! -path 'tests/fixtures/*' | sort)
+	for conftest in $$(find tests -name conftest.py | sort); do \
+		MYPYPATH=$(TEST_SUPPORT_PATH) $(RUN) mypy $$conftest || exit 1; done
 
 schemas:
 	$(RUN) shopflow-export-schemas

@@ -69,7 +69,9 @@ def test_items_still_waiting_after_the_grace_period_are_reported_as_orphans(
     report = pipeline.reports.documents[PENDING_REPORT_KEY]
     assert outcome.pending_report_key == PENDING_REPORT_KEY
     assert report["orphaned_items"] == 1
-    (orphan,) = report["orphans"]  # type: ignore[misc]
+    orphans = report["orphans"]
+    assert isinstance(orphans, list)
+    (orphan,) = orphans
     assert orphan["item_id"] == 1 and orphan["missing"] == "order"
     assert orphan["pending_since"] == "2024-03-01T08:00:00+00:00"
     assert orphan["source_line"] == 2

@@ -23,7 +23,7 @@ def test_given_shopflow_variables_when_worker_settings_load_then_the_shared_fiel
     monkeypatch.setenv("SHOPFLOW_DATA_BUCKET", "data")
     monkeypatch.setenv("SHOPFLOW_LEDGER_TABLE", "ledger")
 
-    settings = WorkerSettings()  # type: ignore[call-arg]  # required fields come from the env
+    settings = WorkerSettings()
 
     assert (settings.aws_endpoint_url, settings.aws_retry_mode, settings.log_level) == (
         "http://127.0.0.1:1",
@@ -39,7 +39,7 @@ def test_given_shopflow_variables_when_worker_settings_load_then_the_shared_fiel
 
 def test_given_an_unknown_log_level_when_settings_load_then_they_are_refused() -> None:
     with pytest.raises(ValidationError, match="log_level"):
-        AwsSettings(log_level="LOUD")  # type: ignore[arg-type]
+        AwsSettings(log_level="LOUD")
 
 
 def test_given_a_read_timeout_shorter_than_the_poll_when_settings_load_then_they_are_refused() -> (
@@ -65,7 +65,7 @@ def test_given_a_read_timeout_shorter_than_the_poll_when_settings_load_then_they
 def test_s3_addressing_is_path_style_against_an_emulator_unless_chosen(
     endpoint: str | None, chosen: str | None, expected: str
 ) -> None:
-    settings = AwsSettings(aws_endpoint_url=endpoint, s3_addressing_style=chosen)  # type: ignore[arg-type]
+    settings = AwsSettings(aws_endpoint_url=endpoint, s3_addressing_style=chosen)
 
     assert settings.client_config_options()["s3"] == {"addressing_style": expected}
 

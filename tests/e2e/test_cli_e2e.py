@@ -19,14 +19,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from reference_kpis import read_rows, reference_kpis
 from shopflow_cli import operations
+from shopflow_cli.commands.kpis import CATEGORY_TABLE, DAY_TABLE
 from shopflow_cli.clients import aws_client
 from shopflow_cli.localstack import StackState
+from shopflow_cli.output import Column, format_cell
 
 pytestmark = pytest.mark.e2e
 
@@ -97,12 +100,37 @@ def records_of(path: Path) -> int:
         return sum(1 for cells in csv.reader(handle) if cells) - 1
 
 
+def table_cells(line: str) -> list[str]:
+    """The cells of one line of a plain (piped) table: columns are 2+ spaces apart."""
+    return re.split(r"\s{2,}", line.strip())
+
+
 def accounting_line(stdout: str, source_key: str) -> list[str]:
     """The cells after the key of the file's line in the demo's accounting table."""
     (cells,) = [
-        line.split()[1:] for line in stdout.splitlines() if line.split()[:1] == [source_key]
+        table_cells(line)[1:]
+        for line in stdout.splitlines()
+        if table_cells(line)[:1] == [source_key]
     ]
     return cells
+
+
+def count(cell: str) -> int:
+    return int(cell.replace(",", ""))
+
+
+def shown_as_table_line(row: dict[str, str], columns: tuple[Column, ...]) -> str:
+    """The pattern of a KPI row in a printed table (thousands separators, 2 decimals)."""
+    cells = [format_cell(column, typed(column, row[column.name])) for column in columns]
+    return r"^\s*" + r"\s+".join(map(re.escape, cells)) + r"\s*$"
+
+
+def typed(column: Column, text: str) -> object:
+    if column.kind == "count":
+        return int(text)
+    if column.kind in {"money", "percent"}:
+        return Decimal(text)
+    return text
 
 
 # --- shopflow demo ------------------------------------------------------------------------
@@ -132,22 +160,20 @@ def test_demo_on_renamed_sample_files_exports_exact_kpis_and_accounts_for_every_
         expected_categories, operations.CATEGORY_COLUMNS
     )
     # And stdout shows both tables exactly as 'shopflow kpis' renders them
-    for rows, columns in (
-        (expected_days, operations.DAY_COLUMNS),
-        (expected_categories, operations.CATEGORY_COLUMNS),
-    ):
-        assert operations.render(rows, columns, "table") in result.stdout
+    for rows, columns in ((expected_days, DAY_TABLE), (expected_categories, CATEGORY_TABLE)):
+        for row in rows:
+            assert re.search(shown_as_table_line(row, columns), result.stdout, re.MULTILINE), row
     # And the accounting recognises each file by its header and places every row once:
     # what the reference rejects is rejected, the rest is accepted, duplicate or pending
     assert "file accounting" in result.stdout
     for path, original in zip(files, MEANINGLESS_NAMES, strict=True):
         kind, *counts_and_reasons = accounting_line(result.stdout, f"landing/{path.name}")
-        rows_in, accepted, rejected, duplicates, pending = map(int, counts_and_reasons[:5])
+        rows_in, accepted, rejected, duplicates, pending = map(count, counts_and_reasons[:5])
         valid = sum(1 for _ in read_rows(path))
         assert kind == original.removesuffix(".csv")
         assert rows_in == records_of(path) == accepted + rejected + duplicates + pending
         assert rejected == rows_in - valid > 0
-        assert counts_and_reasons[5] != "-", "rejected rows but no reason shown"
+        assert counts_and_reasons[5:] and counts_and_reasons[5] != "-", "no reason shown"
 
 
 def test_demo_on_an_unrecognisable_file_fails_and_says_which_file_and_why(
@@ -254,7 +280,9 @@ def test_up_serves_upload_status_kpis_and_report_until_interrupted(
     status = shopflow("status", cwd=tmp_path, state_file=state_file)
     assert status.returncode == 0, status.stderr
     assert status.stdout.splitlines()[0] == "arrivals waiting: 0"
-    assert re.search(rf"SUCCEEDED\s+\d+\.\ds\s+{execution.name}$", status.stdout, re.MULTILINE)
+    assert re.search(
+        rf"SUCCEEDED\s+\d+\.\d\s+-\s+{execution.name}$", status.stdout, re.MULTILINE
+    ), status.stdout
 
     # And 'shopflow kpis days --format csv' prints exactly the reference day KPIs
     expected_categories, expected_days = reference_kpis(files)
@@ -270,7 +298,11 @@ def test_up_serves_upload_status_kpis_and_report_until_interrupted(
         "--format", "json", cwd=tmp_path, state_file=state_file,
     )  # fmt: skip
     assert one.returncode == 0, one.stderr
-    assert json.loads(one.stdout) == [chosen]
+    # (as JSON numbers, exact to the cent: parsed as Decimal, not float)
+    assert json.loads(one.stdout, parse_float=Decimal) == [
+        {name: typed(column, chosen[name]) for column in CATEGORY_TABLE if (name := column.name)}
+    ]
+    assert f'"daily_revenue": {chosen["daily_revenue"]}' in one.stdout
 
     # And 'shopflow report' on the orders file's name shows what its run's validation found
     orders_name = MEANINGLESS_NAMES["orders.csv"]

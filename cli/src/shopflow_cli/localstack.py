@@ -29,6 +29,7 @@ from shopflow_cli.deploy import (
     enable_bucket_eventbridge,
     render_template,
 )
+from shopflow_cli.output import UserError
 from shopflow_cli.resources import INFRA_DIR
 
 SERVICES = ("loader", "validator", "kpi")
@@ -54,18 +55,30 @@ class StackState:
     stack_name: str
     outputs: dict[str, str]
     pids: dict[str, int]
+    # The process that wrote the file (``shopflow up`` or ``demo``): only it removes the file.
+    owner_pid: int | None = None
+    # Runs of earlier sessions of this stack's data (moto forgets them on restart).
+    archive_file: str | None = None
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.__dict__, indent=2))
+        # Written whole, then renamed: a reader never sees half a file.
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(self.__dict__, indent=2))
+        partial.replace(path)
 
     @classmethod
     def load(cls, path: Path) -> StackState:
-        if not path.exists():
-            raise FileNotFoundError(
+        try:
+            document = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UserError(
                 f"no running local stack ({path} missing): start one with 'shopflow up'"
-            )
-        return cls(**json.loads(path.read_text()))
+            ) from None
+        except ValueError:
+            raise UserError(f"{path} is not a local stack's state file") from None
+        known = {name: document[name] for name in cls.__dataclass_fields__ if name in document}
+        return cls(**known)
 
 
 def free_port() -> int:
@@ -161,6 +174,11 @@ class LocalStack:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    def require_outputs(self) -> StackOutputs:
+        if self.outputs is None:
+            raise RuntimeError("stack not started")
+        return self.outputs
+
     @property
     def endpoint_url(self) -> str:
         if self.state is None:
@@ -255,6 +273,17 @@ class LocalStack:
         )
         self._processes[name] = process
         return process
+
+
+def stop_on_interrupt_or_terminate() -> None:
+    """Ctrl-C and SIGTERM both stop the stack cleanly (raise KeyboardInterrupt).
+
+    Set explicitly: a process started with SIGINT ignored (a background job of a
+    non-interactive shell, say) inherits that, and Python then never raises
+    KeyboardInterrupt; ``up`` would outlive the Ctrl-C (or ``kill``) meant to stop it.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
 
 
 def _terminate(process: subprocess.Popen[bytes], timeout: float = 15) -> None:

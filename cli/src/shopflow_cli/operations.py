@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -326,3 +326,81 @@ def export_kpis(
     category_path.write_text(render(categories, CATEGORY_COLUMNS, "csv"))
     day_path.write_text(render(days, DAY_COLUMNS, "csv"))
     return category_path, day_path
+
+
+# --- typed KPI records (what the commands print) ------------------------------------------
+
+_CENT = Decimal("0.01")
+
+
+def kpi_record(row: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
+    """A KPI item as typed values: counts as ints, money and rates as 2-decimal Decimals."""
+    record: dict[str, Any] = {}
+    for column in columns:
+        value = row.get(column)
+        if isinstance(value, Decimal):
+            value = int(value) if column in COUNT_COLUMNS else value.quantize(_CENT)
+        record[column] = value
+    return record
+
+
+def kpi_records(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [kpi_record(row, columns) for row in rows]
+
+
+def day_kpis_between(
+    dynamodb: Any, table: str, start: date, end: date
+) -> dict[date, dict[str, Any]]:
+    """Typed day KPIs of [start, end] by day."""
+    return {
+        date.fromisoformat(str(row["order_date"])): kpi_record(row, DAY_COLUMNS)
+        for row in read_day_kpis(dynamodb, table, start, end)
+    }
+
+
+def latest_kpi_day(dynamodb: Any, table: str, *, until: date | None = None) -> date | None:
+    """The most recent day that has KPIs (one Query per year, newest year first)."""
+    end = until or datetime.now(UTC).date()
+    for year in reversed(_years(EARLIEST_DATE, end)):
+        items = dynamodb.query(
+            TableName=table,
+            KeyConditionExpression="order_year = :year AND order_date <= :end",
+            ExpressionAttributeValues={
+                ":year": {"S": f"{year:04d}"},
+                ":end": {"S": end.isoformat()},
+            },
+            ScanIndexForward=False,
+            Limit=1,
+        )["Items"]
+        if items:
+            return date.fromisoformat(str(_plain(items[0])["order_date"]))
+    return None
+
+
+def categories_of_day(dynamodb: Any, category_table: str, day: date) -> list[dict[str, Any]]:
+    """Every category's KPIs of one day (a Query on the ``by_order_date`` index)."""
+    rows = _query_all(
+        dynamodb,
+        TableName=category_table,
+        IndexName="by_order_date",
+        KeyConditionExpression="order_date = :day",
+        ExpressionAttributeValues={":day": {"S": day.isoformat()}},
+    )
+    return sorted(kpi_records(rows, CATEGORY_COLUMNS), key=lambda row: str(row["category"]))
+
+
+def known_categories(
+    dynamodb: Any, category_table: str, day_table: str, *, days: int = 7
+) -> list[str]:
+    """The categories of the last ``days`` days that have KPIs (a few Queries, no scan)."""
+    found: set[str] = set()
+    latest = latest_kpi_day(dynamodb, day_table)
+    if latest is None:
+        return []
+    recent = read_day_kpis(dynamodb, day_table, latest - timedelta(days=days * 4), latest)
+    for row in recent[-days:]:
+        day = date.fromisoformat(str(row["order_date"]))
+        found.update(
+            str(item["category"]) for item in categories_of_day(dynamodb, category_table, day)
+        )
+    return sorted(found)

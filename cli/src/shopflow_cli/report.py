@@ -64,11 +64,11 @@ class FileAccounting:
         }
 
 
-def describe_reasons(reasons: Iterable[tuple[str, int]], shown: int = TOP_REASONS_SHOWN) -> str:
-    """``rule xN, rule xN (+k more)``: the commonest reasons, short enough for one line."""
+def describe_reasons(reasons: Iterable[tuple[str, int]], shown: int | None = None) -> str:
+    """``rule xN, rule xN``: the reasons, commonest first (``shown`` of them, when given)."""
     ranked = sorted(reasons, key=lambda reason: (-reason[1], reason[0]))
     text = ", ".join(f"{rule} x{count}" for rule, count in ranked[:shown])
-    if len(ranked) > shown:
+    if shown is not None and len(ranked) > shown:
         text += f" (+{len(ranked) - shown} more)"
     return text or "-"
 

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 from reference_kpis import read_rows, reference_kpis
 from shopflow_cli import operations
-from shopflow_cli.commands.kpis import CATEGORY_TABLE, DAY_TABLE
 from shopflow_cli.clients import aws_client
+from shopflow_cli.commands.kpis import CATEGORY_TABLE, DAY_TABLE
 from shopflow_cli.localstack import StackState
 from shopflow_cli.output import Column, format_cell
 

@@ -44,8 +44,8 @@ def command(
 
     Example: shopflow deploy --stack-name shopflow --parameter ContainerImageLoader=URI
     """
-    from shopflow_cli.deploy import deploy_stack, render_template
     from shopflow_cli.clients import aws_client
+    from shopflow_cli.deploy import deploy_stack, render_template
     from shopflow_cli.localstack import deploy_local
     from shopflow_cli.resources import INFRA_DIR
 

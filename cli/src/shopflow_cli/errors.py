@@ -22,11 +22,15 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
 
+class PipeClosedError(Exception):
+    """stdout's reader went away; not an OSError, so that Click leaves it to us."""
+
+
 def run_guarded(command: Callable[[], Any], *, debug: bool) -> int:
     try:
         result = command()
         _flush_stdout()
-    except BrokenPipeError:
+    except (BrokenPipeError, PipeClosedError):
         return _quiet_after_broken_pipe()
     except click.exceptions.Exit as done:
         return int(done.exit_code)

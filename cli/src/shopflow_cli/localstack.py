@@ -8,17 +8,22 @@ every process it started when it is closed.
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -30,7 +35,9 @@ from shopflow_cli.deploy import (
     render_template,
 )
 from shopflow_cli.output import UserError
+from shopflow_cli.persist import DataFolder, Saved
 from shopflow_cli.resources import INFRA_DIR
+from shopflow_cli.target import Target
 
 SERVICES = ("loader", "validator", "kpi")
 # What the 'local' extra of shopflow-cli installs: the emulator and the services it runs.
@@ -112,7 +119,9 @@ def enable_state_machine_execution(endpoint_url: str) -> None:
     urllib.request.urlopen(request, timeout=10)  # noqa: S310
 
 
-def deploy_local(endpoint_url: str, stack_name: str) -> StackOutputs:
+def deploy_local(
+    endpoint_url: str, stack_name: str, *, announce_uploads: bool = True
+) -> StackOutputs:
     enable_state_machine_execution(endpoint_url)
     template = render_template(INFRA_DIR / "template.yaml", INFRA_DIR / "statemachine.asl.json")
     outputs = deploy_stack(
@@ -121,7 +130,8 @@ def deploy_local(endpoint_url: str, stack_name: str) -> StackOutputs:
         {"Environment": "local"},
         template,
     )
-    enable_bucket_eventbridge(aws_client("s3", endpoint_url), outputs.data_bucket)
+    if announce_uploads:
+        enable_bucket_eventbridge(aws_client("s3", endpoint_url), outputs.data_bucket)
     return outputs
 
 
@@ -150,18 +160,53 @@ def service_environment(
 
 
 @dataclass
+class _Worker:
+    """A service process and what its restarts have been (as ECS would restart a task)."""
+
+    process: subprocess.Popen[bytes]
+    started: float
+    restarts: int = 0
+    restart_at: float | None = None
+    backoff: float = 0.0
+
+
+class StackAlreadyRunningError(UserError):
+    """Another ``shopflow up`` (or ``demo``) holds this state file."""
+
+
+@dataclass
 class LocalStack:
-    """Context manager running the whole local stack; ``close()`` stops all it started."""
+    """Context manager running the whole local stack; ``close()`` stops all it started.
+
+    - One stack per state file: ``start`` takes an exclusive lock beside the file (released
+      by the kernel if the process dies), refuses when another stack holds it (saying where
+      that one runs), and replaces a state file left by a stack that died.
+    - Children die with it: each is started with ``PR_SET_PDEATHSIG`` (Linux), so even a
+      SIGKILL of this process leaves no moto server or worker behind.
+    - A worker that exits is restarted, as ECS restarts a task: at once the first time, then
+      with a doubling delay (up to 30 s) while it keeps dying within 10 s of its start.
+    - With ``data_dir``, the stack's data is restored at start and saved at ``save()`` and
+      at close (see ``persist``); ``fresh`` starts empty instead (the saved data is removed).
+    """
 
     state_file: Path
     stack_name: str = "shopflow-local"
     batch_window_seconds: float = 2.0
     log_dir: Path | None = None
     services: tuple[str, ...] = SERVICES
+    data_dir: Path | None = None
+    fresh: bool = False
+    moto_access_log: bool = False
+    restart_workers: bool = True
+    on_event: Callable[[str], None] = field(default=lambda text: None)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _workers: dict[str, _Worker] = field(default_factory=dict)
     _logs: list[IO[bytes]] = field(default_factory=list)
+    _lock: IO[str] | None = None
+    _scratch: Path | None = None
     state: StackState | None = None
     outputs: StackOutputs | None = None
+    restored: Saved | None = None
 
     def __enter__(self) -> LocalStack:
         try:
@@ -185,28 +230,62 @@ class LocalStack:
             raise RuntimeError("stack not started")
         return self.state.endpoint_url
 
+    @property
+    def logs(self) -> Path:
+        return self.log_dir or self.state_file.parent / "logs"
+
+    @property
+    def work_dir(self) -> Path:
+        """The services' scratch and cache space: it belongs with the data it caches."""
+        if self.data_dir is not None:
+            return self.data_dir / "work"
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="shopflow-work-"))
+        return self._scratch
+
+    @property
+    def target(self) -> Target:
+        return Target(
+            self.endpoint_url,
+            self.require_outputs(),
+            archive_file=self._data.runs_file if self._data else None,
+        )
+
+    @property
+    def _data(self) -> DataFolder | None:
+        return DataFolder(self.data_dir) if self.data_dir is not None else None
+
     def start(self) -> None:
         require_local_extra()
-        log_dir = self.log_dir or self.state_file.parent / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        work_dir = self.state_file.parent / "work"
-        work_dir.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        self.logs.mkdir(parents=True, exist_ok=True)
         port = free_port()
         endpoint_url = f"http://127.0.0.1:{port}"
+        moto_command = [sys.executable, "-m", "shopflow_cli.motoserver"]
+        if self.moto_access_log:
+            moto_command.append("--access-log")
         moto = self._spawn(
             "moto",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [*moto_command, "-H", "127.0.0.1", "-p", str(port)],
             {"MOTO_PORT": str(port)},
-            log_dir,
         )
         wait_for_moto(endpoint_url, moto, timeout=60)
-        self.outputs = deploy_local(endpoint_url, self.stack_name)
+        self.outputs = deploy_local(endpoint_url, self.stack_name, announce_uploads=False)
         self.state = StackState(
             endpoint_url=endpoint_url,
             stack_name=self.stack_name,
             outputs=self.outputs.model_dump(),
             pids={},
         )
+        data = self._data
+        if data is not None:
+            if self.fresh:
+                data.clear()
+                shutil.rmtree(self.work_dir, ignore_errors=True)
+            elif data.exists():
+                self.restored = data.restore(self.target, self.stack_name)
+        # Only now: restored files are history, not new uploads.
+        enable_bucket_eventbridge(aws_client("s3", endpoint_url), self.outputs.data_bucket)
         for service in self.services:
             self.start_service(service)
         self.state = StackState(
@@ -214,21 +293,98 @@ class LocalStack:
             stack_name=self.stack_name,
             outputs=self.outputs.model_dump(),
             pids={name: process.pid for name, process in self._processes.items()},
+            owner_pid=os.getpid(),
+            archive_file=str(data.runs_file) if data is not None else None,
         )
         self.state.save(self.state_file)
 
-    def check_alive(self) -> None:
-        for name, process in self._processes.items():
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with code {process.returncode}; see its log in "
-                    f"{self.state_file.parent / 'logs'}"
+    def _take_lock(self) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        lock = self.state_file.with_name(self.state_file.name + ".lock").open("a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise StackAlreadyRunningError(self._running_elsewhere()) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        self._lock = lock
+        if self.state_file.exists():
+            # The lock was free, so whoever wrote this file is gone (killed, or the machine
+            # restarted): its coordinates are stale.
+            with suppress(UserError):
+                stale = StackState.load(self.state_file)
+                self.on_event(
+                    f"replacing {self.state_file}: the stack that wrote it "
+                    f"(pid {stale.owner_pid or '?'}, {stale.endpoint_url}) is no longer running"
                 )
+            self.state_file.unlink(missing_ok=True)
+
+    def _running_elsewhere(self) -> str:
+        try:
+            other = StackState.load(self.state_file)
+        except UserError:
+            holder = self.state_file.with_name(self.state_file.name + ".lock").read_text().strip()
+            return (
+                f"a local stack is starting with {self.state_file} (pid {holder or '?'}); "
+                "wait for it or stop it first"
+            )
+        return (
+            f"a local stack is already running at {other.endpoint_url} (pid "
+            f"{other.owner_pid or '?'}, state file {self.state_file}): use it, stop it first "
+            "(Ctrl-C in its terminal), or give this one another --state-file"
+        )
+
+    def save(self, *, queues: bool = False) -> Saved | None:
+        """Copy the stack's data into ``data_dir`` (no-op without one)."""
+        data = self._data
+        if data is None or self.outputs is None or self.state is None:
+            return None
+        return data.save(self.target, self.stack_name, queues=queues)
+
+    def check_alive(self) -> None:
+        """Restart workers that exited (raises only if moto itself is gone: its data is)."""
+        moto = self._processes.get("moto")
+        if moto is not None and moto.poll() is not None:
+            raise RuntimeError(
+                f"the moto server exited with code {moto.returncode}; see {self.logs / 'moto.log'}"
+            )
+        now = time.monotonic()
+        for name, worker in list(self._workers.items()):
+            code = worker.process.poll()
+            if code is None:
+                continue
+            if not self.restart_workers:
+                raise RuntimeError(f"{name} exited with code {code}; see its log in {self.logs}")
+            if worker.restart_at is None:
+                lived = now - worker.started
+                worker.backoff = 0.0 if lived > 10 else min(max(1.0, worker.backoff * 2), 30.0)
+                worker.restart_at = now + worker.backoff
+                self.on_event(
+                    f"{name} exited with code {code} after {lived:.0f}s; restarting"
+                    + (f" in {worker.backoff:.0f}s" if worker.backoff else "")
+                    + f" (see {self.logs / (name + '.log')})"
+                )
+            if now >= worker.restart_at:
+                self.start_service(name)
+                restarted = self._workers[name]
+                restarted.restarts = worker.restarts + 1
+                restarted.backoff = worker.backoff
+                if self.state is not None:
+                    self.state = replace(
+                        self.state,
+                        pids={n: p.pid for n, p in self._processes.items()},
+                    )
+                    self.state.save(self.state_file)
+
+    supervise = check_alive
 
     def start_service(self, name: str) -> None:
         if self.outputs is None or self.state is None:
             raise RuntimeError("stack not started")
-        work_dir = self.state_file.parent / "work"
+        work_dir = self.work_dir
         environment = {
             **LOCAL_CREDENTIALS,
             **service_environment(
@@ -240,25 +396,58 @@ class LocalStack:
             ),
         }
         (work_dir / name).mkdir(parents=True, exist_ok=True)
-        log_dir = self.log_dir or self.state_file.parent / "logs"
-        self._spawn(name, [sys.executable, "-m", f"shopflow_{name}"], environment, log_dir)
+        process = self._spawn(name, [sys.executable, "-m", f"shopflow_{name}"], environment)
+        self._workers[name] = _Worker(process, time.monotonic())
+
+    def stop_service(self, name: str) -> None:
+        """Stop one worker for good (no restart): fault tests, or a stage switched off."""
+        self._workers.pop(name, None)
+        process = self._processes.pop(name)
+        _terminate(process)
 
     def close(self) -> None:
-        # Services first (they poll moto), moto last.
-        for name in [n for n in self._processes if n != "moto"] + ["moto"]:
+        # Workers first (they finish their task and poll moto), then the data is saved
+        # while moto still has it, moto last.
+        for name in [n for n in self._processes if n != "moto"]:
+            self._workers.pop(name, None)
             process = self._processes.pop(name, None)
             if process is not None:
                 _terminate(process)
+        moto = self._processes.get("moto")
+        if moto is not None and moto.poll() is None and self.data_dir is not None:
+            try:
+                saved = self.save(queues=True)
+            except Exception as problem:  # the stop must go on; say what was not kept
+                self.on_event(f"could not save the local stack's data: {problem}")
+            else:
+                if saved is not None:
+                    self.on_event(f"saved {saved.describe()} to {self.data_dir}")
+        moto = self._processes.pop("moto", None)
+        if moto is not None:
+            _terminate(moto)
         for handle in self._logs:
             handle.close()
         self._logs.clear()
-        with suppress(FileNotFoundError):
-            self.state_file.unlink()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is None:
+            return
+        # Only the stack that wrote the state file removes it (we hold the lock, so it is ours).
+        with suppress(UserError):
+            if StackState.load(self.state_file).owner_pid in {os.getpid(), None}:
+                self.state_file.unlink(missing_ok=True)
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        self._lock.close()
+        self._lock = None
 
     def _spawn(
-        self, name: str, command: list[str], extra_env: dict[str, str], log_dir: Path
+        self, name: str, command: list[str], extra_env: dict[str, str]
     ) -> subprocess.Popen[bytes]:
-        log = (log_dir / f"{name}.log").open("ab")
+        log = (self.logs / f"{name}.log").open("ab")
         self._logs.append(log)
         environment = {**os.environ, **extra_env}
         process = subprocess.Popen(
@@ -270,9 +459,29 @@ class LocalStack:
             # Own process group: Ctrl-C in the terminal reaches the CLI, which then stops
             # the children in order instead of them dying mid-request.
             start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
         self._processes[name] = process
         return process
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """In the child before exec: get SIGTERM when the parent dies (even by SIGKILL).
+
+    Linux's PR_SET_PDEATHSIG; checked against a parent that died before the call. Elsewhere
+    a no-op (the stack then relies on its clean stop)."""
+
+    def arm() -> None:
+        with suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def stop_on_interrupt_or_terminate() -> None:

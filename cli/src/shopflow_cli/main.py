@@ -27,7 +27,20 @@ def _version() -> str:
         return "unknown"
 
 
-@click.group(context_settings=CONTEXT_SETTINGS, help=__doc__.split("\n\n")[0])
+class ShopflowGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # Click would turn it into exit code 1; errors.py ends quietly with 141.
+            raise errors.PipeClosedError from None
+
+
+@click.group(
+    cls=ShopflowGroup,
+    context_settings=CONTEXT_SETTINGS,
+    help="shopflow: run the pipeline locally, feed it files, and read its KPIs back.",
+)
 @click.version_option(_version(), "--version", "-V", prog_name="shopflow")
 @click.option(
     "--debug",

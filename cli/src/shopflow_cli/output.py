@@ -42,9 +42,17 @@ class UserError(Exception):
         self.code = code
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich would exit 1 here; the reader going away (``| head``) is no failure of ours:
+        # errors.py ends the command quietly with the exit code a closed pipe gives.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _console(stream: Any) -> Console:
     terminal = stream.isatty() if hasattr(stream, "isatty") else False
-    return Console(
+    return _Console(
         file=stream,
         width=None if terminal else _PLAIN_WIDTH,
         highlight=False,
@@ -110,6 +118,8 @@ class Column:
     kind: Kind = "text"
     total: Total = "none"
     header: str | None = None
+    # Right-aligned although text (figures formatted beforehand, say).
+    align_right: bool = False
 
     @property
     def title(self) -> str:
@@ -174,7 +184,7 @@ def table(
     for column in columns:
         view.add_column(
             column.title,
-            justify="right" if column.numeric else "left",
+            justify="right" if column.numeric or column.align_right else "left",
             overflow="fold",
             no_wrap=column.kind in {"date", "count", "money", "percent", "seconds"},
         )

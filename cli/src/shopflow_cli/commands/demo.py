@@ -46,15 +46,16 @@ def command(
     from shopflow_cli.commands.kpis import CATEGORY_TABLE, DAY_TABLE
     from shopflow_cli.localstack import LocalStack, stop_on_interrupt_or_terminate
     from shopflow_cli.runs import Runs, show_accounting, show_runs
-    from shopflow_cli.target import Target
 
     files = operations.csv_files_under(data)
     if not files:
         raise UserError(f"no data files under {data}")
     stop_on_interrupt_or_terminate()
     output.line("starting the local stack (moto server + loader, validator, kpi) ...")
-    with LocalStack(state_file=state_file, batch_window_seconds=batch_window) as stack:
-        target = Target(stack.endpoint_url, stack.require_outputs())
+    with LocalStack(
+        state_file=state_file, batch_window_seconds=batch_window, on_event=output.note
+    ) as stack:
+        target = stack.target
         started = time.monotonic()
         keys = operations.upload_files(
             target.client("s3"),

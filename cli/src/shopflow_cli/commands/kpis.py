@@ -205,11 +205,11 @@ def _show_summary(figures: dict[str, Any]) -> None:
     view = output.table(
         [
             Column("measure"),
-            Column("value", "text"),
-            Column("previous_day", "text", header="day before"),
-            Column("change_vs_previous_day", "text", header="change"),
-            Column("week_before", "text", header="week before"),
-            Column("change_vs_week_before", "text", header="change"),
+            Column("value", align_right=True),
+            Column("previous_day", header="day before", align_right=True),
+            Column("change_vs_previous_day", header="change", align_right=True),
+            Column("week_before", header="week before", align_right=True),
+            Column("change_vs_week_before", header="change", align_right=True),
         ],
         [_summary_cells(item) for item in measures],
         title=title,

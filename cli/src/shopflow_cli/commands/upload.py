@@ -1,15 +1,21 @@
-"""``shopflow upload PATH...``: put files (or every data file of a folder) under ``landing/``."""
+"""``shopflow upload PATH... [--wait]``: put files (or a folder's files) under ``landing/``."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from shopflow_cli import operations, output
-from shopflow_cli.options import target_options
+from shopflow_cli.options import SECONDS, target_options
 from shopflow_cli.output import UserError
-from shopflow_cli.target import TargetRef
+from shopflow_cli.target import Target, TargetRef
+
+if TYPE_CHECKING:
+    from shopflow_cli.runs import Run
+    from shopflow_cli.uploads import Upload
 
 
 def files_to_upload(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
@@ -31,19 +37,104 @@ def files_to_upload(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
 
 @click.command(name="upload")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait for the runs these files start and print each file's accounting; "
+    "exit 1 if a run failed.",
+)
+@click.option(
+    "--timeout",
+    type=SECONDS,
+    default=600,
+    show_default=True,
+    help="With --wait: seconds to wait for the runs before giving up (exit 1).",
+)
+@click.option(
+    "--batch-window",
+    type=SECONDS,
+    default=2.0,
+    show_default=True,
+    help="With --wait: the stack's batch window in seconds (how long an upload may sit "
+    "before its run starts).",
+)
 @target_options
-def command(target: TargetRef, paths: tuple[Path, ...]) -> None:
+def command(
+    target: TargetRef, paths: tuple[Path, ...], wait: bool, timeout: float, batch_window: float
+) -> int:
     """Upload files, or every data file of a folder, under landing/ of the data bucket.
 
-    Example: shopflow upload samples/thelook-small
+    Example: shopflow upload samples/thelook-small --wait
     """
+    from shopflow_cli.uploads import now, uploaded
+
     chosen = files_to_upload(paths)
     resolved = target.resolve()
-    keys = operations.upload_files(
-        resolved.client("s3"),
-        resolved.outputs.data_bucket,
-        [file for file, _ in chosen],
-        names=[name for _, name in chosen],
-    )
-    for key in keys:
-        output.line(f"s3://{resolved.outputs.data_bucket}/{key}")
+    s3 = resolved.client("s3")
+    bucket = resolved.outputs.data_bucket
+    started = now()
+    uploads = []
+    for file, name in chosen:
+        (key,) = operations.upload_files(s3, bucket, [file], names=[name])
+        output.line(f"s3://{bucket}/{key}")
+        if wait:
+            uploads.append(uploaded(s3, bucket, key))
+    if not wait:
+        return 0
+    return _wait_for_runs(resolved, uploads, started, timeout, batch_window)
+
+
+def _wait_for_runs(
+    target: Target,
+    uploads: list[Upload],
+    started: datetime,
+    timeout: float,
+    batch_window: float,
+) -> int:
+    from shopflow_cli import report
+    from shopflow_cli.progress import FileProgress
+    from shopflow_cli.runs import Runs, describe_failure
+    from shopflow_cli.uploads import UploadWatch
+    from shopflow_cli.watch import file_line
+
+    runs_view = Runs(target)
+    with FileProgress([upload.key for upload in uploads], "waiting for a run") as progress:
+        watch = UploadWatch(
+            target,
+            uploads,
+            started,
+            on_change=lambda u, what: progress.update(u.key, what),
+        )
+
+        def tick(runs: dict[str, Run]) -> None:
+            for upload in uploads:
+                if upload.run is not None and upload.run in runs:
+                    run = runs[upload.run]
+                    stage = runs_view.stage_of(run) if run.status == "RUNNING" else run.status
+                    progress.update(
+                        upload.key, f"run {run.name}: {stage}", done=run.status != "RUNNING"
+                    )
+
+        runs = watch.wait(quiet_seconds=batch_window + 3, timeout=timeout, tick=tick)
+    failed = False
+    for name in sorted({u.run for u in uploads if u.run}):
+        run = runs[name]
+        mine = {u.key for u in uploads if u.run == name}
+        if run.status == "SUCCEEDED":
+            output.line(f"run {name} SUCCEEDED in {run.seconds:.1f}s")
+            for line in report.execution_accounting(runs_view.output_of(run)):
+                if line.source_key in mine:
+                    output.line(f"  {file_line(line)}")
+        else:
+            failed = True
+            output.line(
+                f"run {name} {run.status}: {describe_failure(runs_view.failure_of(run))}",
+                style="red",
+            )
+    for upload in uploads:
+        if upload.identical_to is not None:
+            output.line(
+                f"{upload.key}: skipped, identical to an earlier upload (run "
+                f"{upload.identical_to}); no new run"
+            )
+    return 1 if failed else 0

@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import IO
 
 from pydantic import ValidationError
-from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 from shopflow_contracts.rows import (
     PRIMARY_KEYS,
     ROW_MODELS,
@@ -46,9 +45,6 @@ from shopflow_contracts.rows import (
     parse_timestamp,
     recognise_kind,
 )
-
-CATEGORY_COLUMNS = CATEGORY_KPI_COLUMNS
-DAY_COLUMNS = DAY_KPI_COLUMNS
 
 _TIMESTAMP_FIELDS = frozenset({"created_at", "shipped_at", "delivered_at", "returned_at"})
 _LATER_THAN_CREATED = ("shipped_at", "delivered_at", "returned_at")

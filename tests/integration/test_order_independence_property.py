@@ -20,7 +20,8 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference_kpis import CATEGORY_COLUMNS, DAY_COLUMNS, reference_kpis
+from reference_kpis import reference_kpis
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 from shopflow_contracts.rows import FileKind
 from shopflow_kpi.domain import CuratedFileRef, CuratedState, compute_kpis
 from shopflow_validator.domain import validate_file
@@ -143,8 +144,8 @@ def reference_lines(data: dict[FileKind, list[str]], work: Path) -> tuple[str, s
         originals.append(path)
     categories, days = reference_kpis(originals)
     return (
-        "\n".join(",".join(row[c] for c in DAY_COLUMNS) for row in days),
-        "\n".join(",".join(row[c] for c in CATEGORY_COLUMNS) for row in categories),
+        "\n".join(",".join(row[c] for c in DAY_KPI_COLUMNS) for row in days),
+        "\n".join(",".join(row[c] for c in CATEGORY_KPI_COLUMNS) for row in categories),
     )
 
 

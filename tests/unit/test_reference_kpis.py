@@ -11,8 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from reference_kpis import CATEGORY_COLUMNS, DAY_COLUMNS, reference_kpis
+from reference_kpis import reference_kpis
 from shopflow_cli.sampledata import generate_sample
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 
 ORDERS = "order_id,user_id,status,created_at,returned_at,shipped_at,delivered_at,num_of_item"
 ITEMS = (
@@ -97,8 +98,8 @@ def test_two_category_order_with_one_returned_item(tmp_path: Path, products: Pat
     ]
     # Order 1 is returned at day scope (one returned item), order 2 is not.
     assert days == [day("2025-03-01", 2, "85.47", 3, "50.00", 2)]
-    assert all(tuple(row) == CATEGORY_COLUMNS for row in categories)
-    assert all(tuple(row) == DAY_COLUMNS for row in days)
+    assert all(tuple(row) == CATEGORY_KPI_COLUMNS for row in categories)
+    assert all(tuple(row) == DAY_KPI_COLUMNS for row in days)
 
 
 def test_rates_round_half_away_from_zero_to_two_places(tmp_path: Path, products: Path) -> None:

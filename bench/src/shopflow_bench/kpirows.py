@@ -9,9 +9,6 @@ from typing import Any
 
 from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 
-DAY_COLUMNS = DAY_KPI_COLUMNS
-CATEGORY_COLUMNS = CATEGORY_KPI_COLUMNS
-
 
 def as_text(value: Any) -> str:
     if isinstance(value, Decimal):
@@ -27,12 +24,14 @@ def _records(rows: Iterable[Any], columns: Sequence[str]) -> list[dict[str, str]
 
 def day_records(rows: Iterable[Any]) -> list[dict[str, str]]:
     """shopflow ``DayKpi`` values as strings, sorted by date."""
-    return sorted(_records(rows, DAY_COLUMNS), key=lambda r: r["order_date"])
+    return sorted(_records(rows, DAY_KPI_COLUMNS), key=lambda r: r["order_date"])
 
 
 def category_records(rows: Iterable[Any]) -> list[dict[str, str]]:
     """shopflow ``CategoryKpi`` values as strings, sorted by (category, date)."""
-    return sorted(_records(rows, CATEGORY_COLUMNS), key=lambda r: (r["category"], r["order_date"]))
+    return sorted(
+        _records(rows, CATEGORY_KPI_COLUMNS), key=lambda r: (r["category"], r["order_date"])
+    )
 
 
 @dataclass(frozen=True)

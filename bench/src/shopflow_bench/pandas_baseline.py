@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
+from shopflow_contracts.rows import ORDER_STATUSES
 
 INTEGER = "integer"
 MONEY = "money"
@@ -30,7 +31,6 @@ TIMESTAMP = "timestamp"
 TEXT = "text"
 STATUS = "status"
 
-STATUSES = ("pending", "processing", "shipped", "complete", "delivered", "returned", "cancelled")
 
 # kind -> column -> (type, required); the columns and rules of shopflow_contracts.rows.
 SCHEMAS: dict[str, dict[str, tuple[str, bool]]] = {
@@ -83,9 +83,6 @@ TIMESTAMP_RE = (
     r" ?(?:Z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )
 INT64_MAX_DIGITS = 18
-
-DAY_COLUMNS = DAY_KPI_COLUMNS
-CATEGORY_COLUMNS = CATEGORY_KPI_COLUMNS
 
 
 @dataclass
@@ -157,7 +154,7 @@ def validate_frame(kind: str, raw: pd.DataFrame) -> pd.DataFrame:
             value, ok = _timestamp(text)
         elif column_type == STATUS:
             value = text.str.lower()
-            ok = value.isin(STATUSES)
+            ok = value.isin(ORDER_STATUSES)
         else:
             value, ok = text.where(~blank, None), pd.Series(True, index=text.index)
         good &= ok | blank
@@ -279,7 +276,7 @@ def compute_kpis(
     category["avg_return_rate"] = _two_places(
         _hundredths(10000 * category["returned"], category["orders"])
     )
-    return _records(day, DAY_COLUMNS), _records(category, CATEGORY_COLUMNS)
+    return _records(day, DAY_KPI_COLUMNS), _records(category, CATEGORY_KPI_COLUMNS)
 
 
 def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, str]]:

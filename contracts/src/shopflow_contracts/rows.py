@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -23,15 +23,11 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
 OrderStatus = Literal[
     "pending", "processing", "shipped", "complete", "delivered", "returned", "cancelled"
 ]
-ORDER_STATUSES: tuple[str, ...] = (
-    "pending",
-    "processing",
-    "shipped",
-    "complete",
-    "delivered",
-    "returned",
-    "cancelled",
-)
+ORDER_STATUSES: tuple[str, ...] = get_args(OrderStatus)
+
+# An upload is a CSV file, plain or gzip-compressed; compression is told by these first bytes,
+# never by the file name.
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class FileKind(StrEnum):

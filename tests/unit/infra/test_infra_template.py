@@ -462,3 +462,15 @@ def test_compose_uses_the_deterministic_local_names(source: dict[str, Any]) -> N
     init = "\n".join(compose["services"]["init"]["command"])
     assert "--stack-name shopflow-local --local" in init
     assert '"execute_state_machine": True' in init
+
+
+def test_the_batch_staged_event_is_spelled_as_its_contract_says(source: dict[str, Any]) -> None:
+    # Given the event's source and detail type in contracts
+    from shopflow_contracts.messages import BATCH_STAGED_DETAIL_TYPE, BATCH_STAGED_SOURCE
+
+    # When the state machine announces a batch and the template's rule listens for it
+    (entry,) = json.loads(ASL.read_text())["States"]["VerifyDataInS3"]["Parameters"]["Entries"]
+    pattern = source["Resources"]["BatchStagedRule"]["Properties"]["EventPattern"]
+    # Then both say exactly what the contract says
+    assert (entry["Source"], entry["DetailType"]) == (BATCH_STAGED_SOURCE, BATCH_STAGED_DETAIL_TYPE)
+    assert pattern == {"source": [BATCH_STAGED_SOURCE], "detail-type": [BATCH_STAGED_DETAIL_TYPE]}

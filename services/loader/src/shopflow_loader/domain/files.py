@@ -8,9 +8,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from shopflow_contracts.rows import FileKind, normalise_header, recognise_kind
+from shopflow_contracts.rows import GZIP_MAGIC, FileKind, normalise_header, recognise_kind
 
-GZIP_MAGIC = b"\x1f\x8b"
 # Enough to hold any realistic header line; only this prefix of a file is ever read here.
 HEADER_PROBE_BYTES = 64 * 1024
 

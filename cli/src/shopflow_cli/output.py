@@ -198,7 +198,7 @@ def table(
         ]
         first_text = next((i for i, c in enumerate(columns) if not c.numeric), None)
         if first_text is not None:
-            cells[first_text] = f"{totals_label} ({len(rows):,} rows)"
+            cells[first_text] = f"{totals_label} ({len(rows):,} row{'' if len(rows) == 1 else 's'})"
         view.add_section()
         view.add_row(*cells, style="bold")
     return view

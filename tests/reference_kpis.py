@@ -13,8 +13,9 @@ project brief:
   places.
 
 Rows are validated like the pipeline does (the contract's row models plus the domain rules
-below); invalid rows are skipped, and a later valid row with the same primary key replaces the
-earlier one.
+below, money rounded to the cent half away from zero): a row invalid in a column of
+``ROW_REJECTING_COLUMNS`` is skipped, an invalid cell in any other column is read as empty,
+and a later valid row with the same primary key replaces the earlier one.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
@@ -35,19 +37,33 @@ from pydantic import ValidationError
 from shopflow_contracts.rows import (
     PRIMARY_KEYS,
     ROW_MODELS,
+    ROW_REJECTING_COLUMNS,
     FileKind,
     OrderItemRow,
     OrderRow,
     ProductRow,
     Row,
+    canonical_header,
     missing_columns,
-    normalise_header,
     parse_timestamp,
     recognise_kind,
 )
 
 _TIMESTAMP_FIELDS = frozenset({"created_at", "shipped_at", "delivered_at", "returned_at"})
+_MONEY_FIELDS = frozenset({"sale_price", "cost", "retail_price"})
 _LATER_THAN_CREATED = ("shipped_at", "delivered_at", "returned_at")
+# A number as numeric exports write it (see shopflow_contracts.rows).
+_MONEY_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_LARGEST_MONEY = Decimal("9999999999999999.99")
+_INVALID = object()
+
+
+def _money_value(text: str) -> object:
+    """Money text as exact cents, half away from zero; ``_INVALID`` when not a number."""
+    if not _MONEY_TEXT.fullmatch(text):
+        return _INVALID
+    value = Decimal(text).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return _INVALID if abs(value) > _LARGEST_MONEY else value
 
 
 def _open_text(path: Path) -> IO[str]:
@@ -59,31 +75,45 @@ def _open_text(path: Path) -> IO[str]:
 def validate_row(kind: FileKind, header: list[str], cells: list[str]) -> Row | None:
     """The row as the pipeline would accept it, or None when it would be rejected.
 
-    ``header`` must already be normalised (see ``normalise_header``).
+    ``header`` must already be canonical (see ``canonical_header``).
     """
     if len(cells) != len(header):
         return None
     model = ROW_MODELS[kind]
+    rejecting = ROW_REJECTING_COLUMNS[kind]
     values: dict[str, object] = {}
     for column, cell in zip(header, cells, strict=True):
         if column not in model.model_fields:
             continue
         text = cell.strip()
+        value: object = text
         if text == "":
-            values[column] = None
+            value = None
         elif column in _TIMESTAMP_FIELDS:
             try:
-                values[column] = parse_timestamp(text)
+                value = parse_timestamp(text)
             except ValueError:
-                return None
+                value = _INVALID
+        elif column in _MONEY_FIELDS:
+            value = _money_value(text)
         elif column == "status":
-            values[column] = text.lower()
-        else:
-            values[column] = text
+            value = text.lower()
+        if value is _INVALID:
+            if column in rejecting:
+                return None
+            value = None
+        values[column] = value
     try:
         row = model.model_validate(values)
-    except ValidationError:
-        return None
+    except ValidationError as invalid:
+        # A bad cell in a column nothing needs is read as empty; any other rejects the row.
+        columns = {str(error["loc"][0]) for error in invalid.errors() if error["loc"]}
+        if not columns or columns & set(rejecting):
+            return None
+        try:
+            row = model.model_validate(values | dict.fromkeys(columns))
+        except ValidationError:
+            return None
     if isinstance(row, OrderRow | OrderItemRow) and not _domain_rules_hold(row):
         return None
     return row
@@ -107,7 +137,7 @@ def read_rows(path: Path) -> Iterator[tuple[FileKind, Row]]:
         kind = recognise_kind(raw_header)
         if kind is None or missing_columns(kind, raw_header):
             return
-        header = normalise_header(raw_header)
+        header = canonical_header(kind, raw_header)
         for cells in reader:
             if not cells:
                 continue

@@ -128,11 +128,12 @@ def test_a_file_mostly_rejected_fails_the_run_naming_the_file_counts_and_reasons
     pipeline.upload(broken)
     # When the pipeline settles
     (execution,) = pipeline.settle()
-    # Then the run failed in validation, applied nothing, and says why
+    # Then the file was quarantined, and with nothing else in the batch the run failed in
+    # validation, applied nothing, and says why
     assert execution.status == "FAILED"
     assert "ComputeKpis" not in pipeline.entered_states(execution)
     failed = RunFailed.model_validate_json(pipeline.notifications()[0])
-    assert failed.error == "shopflow.ValidationFailed"
+    assert failed.error == "shopflow.AllFilesQuarantined"
     failure = TaskFailure.model_validate_json(failed.cause)
     assert failure.files == ["landing/orders-broken.csv"]
     assert "landing/orders-broken.csv" in failure.reason and "3 of 4" in failure.reason

@@ -5,6 +5,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -189,12 +190,20 @@ def test_manifest_lists_exactly_the_broken_rows(sample: SampleManifest) -> None:
             assert kind is not None
             for line, cells in enumerate(reader, start=2):
                 broken = listed.get((name, line))
-                accepted = validate_row(kind, header, cells) is not None
+                row = validate_row(kind, header, cells)
                 if broken is None:
-                    assert accepted, (name, line, cells)
+                    assert row is not None, (name, line, cells)
+                    continue
+                assert cells[header.index(broken.column)] == broken.value, broken
+                if broken.outcome == "rejected":
+                    assert row is None, broken
+                elif broken.outcome == "nulled":
+                    assert row is not None, broken
+                    assert getattr(row, broken.column) is None, broken
                 else:
-                    assert not accepted, broken
-                    assert cells[header.index(broken.column)] == broken.value, broken
+                    assert broken.outcome == "rounded", broken
+                    assert row is not None, broken
+                    assert getattr(row, broken.column) != Decimal(broken.value), broken
 
 
 def test_manifest_json_matches_the_manifest(sample: SampleManifest) -> None:

@@ -3,14 +3,17 @@
 What public TheLook pipelines do: ``read_csv`` each export, check the columns with
 vectorised string methods, drop the rows that break a rule, then ``merge`` and ``groupby``
 for the KPIs. It implements the same rules as the validator (types, required cells, status
-vocabulary, money >= 0 with at most 2 decimals and no thousands separator, ISO-8601
-timestamps in both spellings, events not before creation, returned orders have a
-``returned_at``, ``num_of_item >= 1``) and the same KPI definitions as ``shopflow_kpi``
+vocabulary, money >= 0 as numeric exports write it, rounded to the cent half away from zero,
+ISO-8601 timestamps in the export spellings, a date alone is no timestamp, events not before
+creation, returned orders have a ``returned_at``, ``num_of_item >= 1``; a bad cell in a
+column nothing needs is nulled, not a reason to drop the row) and the same KPI definitions
+as ``shopflow_kpi``
 (current version of a row = its last valid occurrence; cancelled orders count nowhere;
 items need their order and product; ratios rounded half away from zero to 2 places).
 
 Money is kept in integer cents (the careful version of the usual ``astype(float)``), so the
-KPI tables can be compared with shopflow's to the cent.
+KPI tables can be compared with shopflow's to the cent: amounts with at most two places go
+through a float (exact at that size), any other spelling through ``Decimal``.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from __future__ import annotations
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
-from shopflow_contracts.rows import ORDER_STATUSES
+from shopflow_contracts.rows import ORDER_STATUSES, ROW_REJECTING_COLUMNS, FileKind
 
 INTEGER = "integer"
 MONEY = "money"
@@ -77,9 +81,11 @@ KPI_COLUMNS = {
 }
 
 INTEGER_RE = r"[+-]?[0-9]+"
-MONEY_RE = r"[+-]?[0-9]{1,16}(?:\.[0-9]{1,2})?"
+MONEY_RE = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+CENTS_RE = r"[+-]?[0-9]{1,16}(?:\.[0-9]{0,2})?"
+LARGEST_CENTS = 10**18 - 1
 TIMESTAMP_RE = (
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
     r" ?(?:Z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?"
 )
 INT64_MAX_DIGITS = 18
@@ -113,16 +119,28 @@ def _integer(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return value, ok
 
 
+def _exact_cents(text: str) -> int | None:
+    cents = int(Decimal(text).scaleb(2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return cents if abs(cents) <= LARGEST_CENTS else None
+
+
 def _money_cents(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    ok = text.str.fullmatch(MONEY_RE)
+    plain = text.str.fullmatch(CENTS_RE)
     # Exact for any amount under 2**53 cents: x * 100 lands within 1e-6 of an integer.
-    cents = (pd.to_numeric(text.where(ok, None), errors="coerce") * 100).round().astype("Int64")
-    return cents, ok
+    cents = (pd.to_numeric(text.where(plain, None), errors="coerce") * 100).round().astype("Int64")
+    other = text.str.fullmatch(MONEY_RE) & ~plain
+    if other.any():
+        cents[other] = pd.array(text[other].map(_exact_cents).tolist(), dtype="Int64")
+    return cents, (plain | other) & cents.notna()
 
 
 def _timestamp(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     ok = text.str.fullmatch(TIMESTAMP_RE)
-    cleaned = text.where(ok, None).str.replace(r" ?(?:UTC|Z)$", "", regex=True)
+    cleaned = (
+        text.where(ok, None)
+        .str.replace(r" ?(?:UTC|Z)$", "", regex=True)
+        .str.replace(r" (?=[+-][0-9]{2}(?::?[0-9]{2})?$)", "", regex=True)
+    )
     # Zone-less means UTC; an impossible date (30 February) becomes NaT.
     value = pd.to_datetime(cleaned, format="ISO8601", utc=True, errors="coerce")
     return value, ok & value.notna()
@@ -132,6 +150,9 @@ def validate_frame(kind: str, raw: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``raw`` (all cells text) that keep every rule, typed; money in cents."""
     raw.columns = [str(c).replace("\ufeff", "").strip().strip('"').strip().lower() for c in raw]
     schema = SCHEMAS[kind]
+    rejecting = ROW_REJECTING_COLUMNS[FileKind(kind)]
+    if kind == "products":
+        raw = raw.rename(columns={"product_distribution_center_id": "distribution_center_id"})
     last = raw.columns[-1]
     # Too few fields: read_csv pads the row with NaN (a blank cell reads as "").
     good = raw[last].notna()
@@ -149,7 +170,7 @@ def validate_frame(kind: str, raw: pd.DataFrame) -> pd.DataFrame:
             value, ok = _integer(text)
         elif column_type == MONEY:
             value, ok = _money_cents(text)
-            good &= ~(value < 0).fillna(False)
+            ok &= ~(value < 0).fillna(False)
         elif column_type == TIMESTAMP:
             value, ok = _timestamp(text)
         elif column_type == STATUS:
@@ -157,7 +178,11 @@ def validate_frame(kind: str, raw: pd.DataFrame) -> pd.DataFrame:
             ok = value.isin(ORDER_STATUSES)
         else:
             value, ok = text.where(~blank, None), pd.Series(True, index=text.index)
-        good &= ok | blank
+        if column in rejecting:
+            good &= ok | blank
+        else:
+            # Nothing needs this column: a bad cell is nulled and the row kept.
+            value = value.where(ok | blank, None)
         typed[column] = value
     frame = pd.DataFrame(typed)
     if "num_of_item" in frame:

@@ -21,6 +21,9 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+from shopflow_contracts.report import ValidationReport
+
 REPORTS_PREFIX = "reports/"
 REJECTED_ROWS_SHOWN = 10
 MESSAGE_WIDTH = 120
@@ -187,6 +190,11 @@ class FileReport:
     rejects_key: str | None
     file_error: dict[str, Any] | None = None
     rejected_rows: list[RejectedRow] = field(default_factory=list)
+    status: str = "accepted"
+    quarantine: str | None = None
+    money_rounded_rows: int = 0
+    column_warnings: dict[str, int] = field(default_factory=dict)
+    schema_changes: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -266,24 +274,28 @@ def batch_of(report_key: str) -> str:
     return "?"
 
 
-def parse_report(report_key: str, last_modified: datetime, body: dict[str, Any]) -> FileReport:
-    # Reports written before the accounting gained duplicates/pending lack those fields.
+def parse_report(report_key: str, last_modified: datetime, body: ValidationReport) -> FileReport:
     return FileReport(
         report_key=report_key,
         last_modified=last_modified,
-        batch_id=str(body.get("batch_id") or batch_of(report_key)),
-        kind=str(body.get("kind", "?")),
-        source_key=str(body.get("source_key", "?")),
-        rows_in=int(body.get("rows_in", 0)),
-        accepted=int(body.get("accepted", 0)),
-        rejected=int(body.get("rejected", 0)),
-        duplicates=int(body.get("duplicates", 0)),
-        pending=int(body.get("pending", 0)),
-        rejects_by_rule={
-            str(rule): int(count) for rule, count in (body.get("rejects_by_rule") or {}).items()
-        },
-        rejects_key=body.get("rejects_key"),
-        file_error=body.get("file_error"),
+        batch_id=body.batch_id,
+        kind=body.kind.value,
+        source_key=body.source_key,
+        rows_in=body.rows_in,
+        accepted=body.accepted,
+        rejected=body.rejected,
+        duplicates=body.duplicates,
+        pending=body.pending,
+        rejects_by_rule=dict(body.rejects_by_rule),
+        rejects_key=body.rejects_key,
+        file_error=None if body.file_error is None else body.file_error.model_dump(),
+        status=body.status,
+        quarantine=None if body.quarantine is None else body.quarantine.message,
+        money_rounded_rows=body.money_rounding.rows,
+        column_warnings={warning.rule: warning.count for warning in body.column_warnings},
+        schema_changes=[
+            f"{change.change.replace('_', ' ')}: {change.column}" for change in body.schema_changes
+        ],
     )
 
 
@@ -340,8 +352,15 @@ def find_reports(
     wanted = wanted_source(file)
     reports: list[FileReport] = []
     for key, last_modified in list_report_keys(s3, bucket, page_size=page_size):
-        body = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        if not isinstance(body, dict) or not source_matches(str(body.get("source_key")), wanted):
+        try:
+            body = ValidationReport.model_validate_json(
+                s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            )
+        except ValidationError:
+            # Not a report this version can read (one from before the typed report):
+            # skipped rather than shown half-understood.
+            continue
+        if not source_matches(body.source_key, wanted):
             continue
         report = parse_report(key, last_modified, body)
         if report.rejects_key:
@@ -370,11 +389,22 @@ def _render_one(report: FileReport) -> str:
         f"  rows      in {report.rows_in}, accepted {report.accepted}, "
         f"rejected {report.rejected}, duplicates {report.duplicates}, pending {report.pending}",
     ]
+    if report.status == "quarantined":
+        lines.append(f"  QUARANTINED {report.quarantine}")
     if report.file_error:
         lines.append(
             f"  file error {report.file_error.get('rule', '?')}: "
             f"{report.file_error.get('message', '')}"
         )
+    if report.money_rounded_rows:
+        lines.append(f"  money     {report.money_rounded_rows} row(s) rounded to the cent")
+    if report.column_warnings:
+        lines.append(
+            "  nulled    "
+            + ", ".join(f"{rule} x{count}" for rule, count in report.column_warnings.items())
+        )
+    if report.schema_changes:
+        lines.append("  schema    " + "; ".join(report.schema_changes))
     if report.rejects_by_rule:
         lines.append("  rejects by rule")
         ranked = sorted(report.rejects_by_rule.items(), key=lambda item: (-item[1], item[0]))

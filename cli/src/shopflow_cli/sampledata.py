@@ -4,8 +4,9 @@ The sample is meant to exercise the pipeline the way a real export does, so it d
 contains what real exports contain: both timestamp spellings mixed, statuses in mixed case,
 blank descriptive fields, quoted product names, items created just after midnight for orders
 placed just before it, and a known number of broken rows. Every broken row is listed in the
-manifest (file, line, column, the offending value, why it is broken), so tests can assert that
-exactly those rows are rejected.
+manifest (file, line, column, the offending value, why it is broken, and its ``outcome``:
+``rejected``, or kept with the cell ``nulled`` (a column nothing needs) or ``rounded`` to the
+cent), so tests can assert that exactly the rejected ones are rejected.
 
 Run ``python -m shopflow_cli.sampledata --out samples/thelook-small`` to regenerate the bundled
 sample; the same arguments always give byte-identical files.
@@ -23,7 +24,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from shopflow_contracts.rows import FileKind, columns_of
+from shopflow_contracts.rows import ROW_REJECTING_COLUMNS, FileKind, columns_of
 
 # The row schemas list the columns in the exports' own order (TheLook's headers).
 ORDERS_HEADER = columns_of(FileKind.ORDERS)
@@ -104,6 +105,8 @@ class BrokenRow:
     column: str
     value: str
     reason: str
+    outcome: str = "rejected"
+    """``rejected``; or the row is kept, its cell ``nulled`` or its money ``rounded``."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class SampleManifest:
                     "column": row.column,
                     "value": row.value,
                     "reason": row.reason,
+                    "outcome": row.outcome,
                 }
                 for row in self.broken_rows
             ],
@@ -393,12 +397,27 @@ def _zero_items(rng: random.Random, row: list[str], header: tuple[str, ...]) -> 
 
 def _three_decimals(rng: random.Random, row: list[str], header: tuple[str, ...]) -> tuple[str, str]:
     _set(row, header, "sale_price", _get(row, header, "sale_price") + "5")
-    return "sale_price", "sale_price has more than two decimal places"
+    return "sale_price", _SUB_CENT
 
 
 def _empty_category(rng: random.Random, row: list[str], header: tuple[str, ...]) -> tuple[str, str]:
     _set(row, header, "category", "")
     return "category", "category is empty"
+
+
+_SUB_CENT = "sale_price has more than two decimal places"
+_KINDS = {
+    ORDERS_FILE: FileKind.ORDERS,
+    ORDER_ITEMS_FILE: FileKind.ORDER_ITEMS,
+    PRODUCTS_FILE: FileKind.PRODUCTS,
+}
+
+
+def _outcome(file: str, column: str, reason: str) -> str:
+    """What the validator makes of a row broken this way (see shopflow_contracts.rows)."""
+    if reason == _SUB_CENT:
+        return "rounded"
+    return "rejected" if column in ROW_REJECTING_COLUMNS[_KINDS[file]] else "nulled"
 
 
 # Interleaved across files so that any count of broken rows spreads over all three; products
@@ -445,7 +464,9 @@ def _break_rows(
         header = _HEADERS[file]
         column, reason = corrupt(rng, rows[index], header)
         value = _get(rows[index], header, column)
-        broken.append(BrokenRow(file, index + 2, column, value, reason))
+        broken.append(
+            BrokenRow(file, index + 2, column, value, reason, _outcome(file, column, reason))
+        )
     return tuple(sorted(broken, key=lambda row: (row.file, row.line)))
 
 

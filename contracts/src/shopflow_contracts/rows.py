@@ -2,11 +2,26 @@
 
 Conventions that apply to every file:
 - An empty cell is null.
-- Timestamps are ISO-8601 with ``T`` or a space between date and time, optionally followed
-  by a zone (``Z``, ``UTC``, ``+02:00``). A timestamp without a zone is UTC: the shop's
-  exports are written in UTC, so a missing zone never means local time.
-- Money is a decimal with at most two places and no thousands separator.
+- Timestamps are ISO-8601 with ``T`` or a space between date and time (``hh:mm``, optional
+  ``:ss`` and a fraction of up to 9 digits, kept to the microsecond by truncation),
+  optionally followed by a zone: ``Z``, `` UTC``, ``+02``, ``+0200``, ``+02:00`` (with or
+  without a space before it). A timestamp without a zone is UTC: the shop's exports are
+  written in UTC, so a missing zone never means local time. A date without a time of day is
+  not a timestamp (``date_without_time``).
+- Money is a decimal number as numeric exports write it: digits with an optional fraction
+  (``5``, ``5.``, ``.5``, ``59.990001678466797``), an optional sign (``+5``) and an optional
+  exponent (``1.5E1``, ``6.0e-2``); no thousands separator. It is converted to exact cents
+  from its text (never through a binary float), rounded half away from zero (``0.125`` is
+  ``0.13``, as the KPI ratios round). A rounding is float noise when the text is within
+  ``max(1e-6, |cents| x 2^-23)`` of the cents, i.e. what a FLOAT32 or FLOAT64 rendering of an
+  exact amount leaves (``59.990001678466797`` is 1.7e-6 away from ``59.99``, the nearest
+  FLOAT32); any larger rounding (a real sub-cent amount such as ``0.125``) is counted and
+  listed in the file's report. With the validator's ``money_mode=strict`` a money cell must
+  have at most two places instead, and no exponent.
 - Descriptive fields (``name``, ``brand``, ``department``, ``sku``) may be blank.
+- Only the columns in ``ROW_REJECTING_COLUMNS`` can reject a row (each says why); a bad
+  value in any other column of a row model is nulled and counted as a column warning. A
+  header column that no row model has is ignored and reported.
 """
 
 from __future__ import annotations
@@ -105,6 +120,45 @@ REQUIRED_COLUMNS: dict[FileKind, tuple[str, ...]] = {
     FileKind.PRODUCTS: ("id", "category"),
 }
 
+# The columns whose bad value (or empty value, where required) rejects the row, and why:
+# what a KPI reads, a key, or what a rule needs. Every other row model column is kept
+# nullable: an invalid cell there becomes null in the curated data, counted per column.
+ROW_REJECTING_COLUMNS: dict[FileKind, dict[str, str]] = {
+    FileKind.ORDERS: {
+        "order_id": "the primary key; items join their order by it",
+        "user_id": "unique_customers counts it; an item must name its order's user_id",
+        "status": "cancelled orders count nowhere (status vocabulary rule)",
+        "created_at": "its UTC date is the order_date of every KPI",
+        "returned_at": "rules returned_before_created and returned_without_returned_at",
+        "shipped_at": "rule shipped_before_created",
+        "delivered_at": "rule delivered_before_created",
+        "num_of_item": "rule num_of_item_below_one, and the batch's num_of_item check",
+    },
+    FileKind.ORDER_ITEMS: {
+        "id": "the primary key",
+        "order_id": "an item counts on its order's date",
+        "user_id": "rule user_mismatch (the item must name its order's user_id)",
+        "product_id": "an item's category is its product's",
+        "status": "returned items make the return rates (status vocabulary rule)",
+        "created_at": "the rules comparing shipped_at, delivered_at and returned_at with it",
+        "shipped_at": "rule shipped_before_created",
+        "delivered_at": "rule delivered_before_created",
+        "returned_at": "rules returned_before_created and returned_without_returned_at",
+        "sale_price": "total_revenue and daily_revenue sum it",
+    },
+    FileKind.PRODUCTS: {
+        "id": "the primary key; items join their product by it",
+        "category": "the category KPIs group by it",
+    },
+}
+
+# Other names exports give a row model column (header name -> column).
+COLUMN_ALIASES: dict[FileKind, dict[str, str]] = {
+    FileKind.ORDERS: {},
+    FileKind.ORDER_ITEMS: {},
+    FileKind.PRODUCTS: {"product_distribution_center_id": "distribution_center_id"},
+}
+
 # Most specific first: used to break ties when a header half-matches several kinds.
 _RECOGNITION_ORDER = (FileKind.ORDER_ITEMS, FileKind.ORDERS, FileKind.PRODUCTS)
 
@@ -139,16 +193,27 @@ def recognise_kind(header: list[str]) -> FileKind | None:
     return best
 
 
+def canonical_header(kind: FileKind, header: list[str]) -> list[str]:
+    """Header cells normalised, and aliases of ``kind``'s columns replaced by the column."""
+    aliases = COLUMN_ALIASES[kind]
+    return [aliases.get(name, name) for name in normalise_header(header)]
+
+
 def missing_columns(kind: FileKind, header: list[str]) -> list[str]:
-    present = set(normalise_header(header))
+    present = set(canonical_header(kind, header))
     return [column for column in REQUIRED_COLUMNS[kind] if column not in present]
 
 
 def parse_timestamp(text: str) -> datetime:
-    """Parse an export timestamp; zone-less means UTC (see module docstring)."""
+    """Parse an export timestamp; zone-less means UTC (see module docstring).
+
+    Raises ``ValueError`` for what is not a timestamp, a date without a time included.
+    """
     from datetime import UTC
 
     cleaned = text.strip()
+    if len(cleaned) <= len("2025-03-30"):
+        raise ValueError(f"{text!r} is a date without a time of day")
     if cleaned.endswith(" UTC"):
         cleaned = cleaned[: -len(" UTC")] + "+00:00"
     parsed = datetime.fromisoformat(cleaned.replace(" ", "T", 1))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from report_bodies import report_body
 from shopflow_cli import main as cli
 from shopflow_cli.commands import bench as bench_command
 from shopflow_cli.deploy import StackOutputs
@@ -42,15 +43,15 @@ def test_report_prints_the_reports_of_an_uploaded_file(
     state_file: Path, aws_client: Callable[[str], Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a validation report of landing/orders.csv in the stack's data bucket
-    body = {
-        "batch_id": "b1",
-        "kind": "orders",
-        "source_key": "landing/orders.csv",
-        "rows_in": 4,
-        "accepted": 3,
-        "rejected": 1,
-        "rejects_by_rule": {"unknown_status": 1},
-    }
+    body = report_body(
+        batch_id="b1",
+        kind="orders",
+        source_key="landing/orders.csv",
+        rows_in=4,
+        accepted=3,
+        rejected=1,
+        rejects_by_rule={"unknown_status": 1},
+    )
     aws_client("s3").put_object(
         Bucket=bucket_of(state_file),
         Key="reports/batch=b1/0000-orders.report.json",

@@ -10,18 +10,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from report_bodies import report_body
 from shopflow_cli import report
 
-ORDERS_REPORT = {
-    "kind": "orders",
-    "source_key": "landing/orders.csv",
-    "rows_in": 13,
-    "accepted": 7,
-    "rejected": 3,
-    "duplicates": 1,
-    "pending": 2,
-    "rejects_by_rule": {"unknown_status": 2, "invalid_integer:order_id": 1},
-}
+ORDERS_REPORT = report_body(
+    kind="orders",
+    source_key="landing/orders.csv",
+    rows_in=13,
+    accepted=7,
+    rejected=3,
+    duplicates=1,
+    pending=2,
+    rejects_by_rule={"unknown_status": 2, "invalid_integer:order_id": 1},
+)
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def bucket(s3: Any, unique_name: Callable[[str], str]) -> str:
 
 def put_report(s3: Any, bucket: str, batch: str, stem: str, body: dict[str, Any]) -> str:
     key = f"reports/batch={batch}/{stem}.report.json"
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({"batch_id": batch, **body}).encode())
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({**body, "batch_id": batch}).encode())
     return key
 
 
@@ -71,7 +72,9 @@ def test_a_file_name_finds_every_report_of_that_file_oldest_first(s3: Any, bucke
         {**ORDERS_REPORT, "source_key": "landing/old-orders.csv"},
     )
     time.sleep(1.1)  # S3 LastModified has one-second resolution
-    put_report(s3, bucket, "b1-earlier-id", "0000-orders", {**ORDERS_REPORT, "accepted": 9})
+    put_report(
+        s3, bucket, "b1-earlier-id", "0000-orders", {**ORDERS_REPORT, "rows_in": 15, "accepted": 9}
+    )
     # When the file is asked for by name
     found = report.find_reports(s3, bucket, "orders.csv")
     # Then exactly its two reports come back, the one written last at the end
@@ -112,19 +115,45 @@ def test_listing_follows_every_page(s3: Any, bucket: str) -> None:
     assert len(listings) == 3
 
 
-def test_reports_older_than_the_duplicates_and_pending_counts_read_as_zero(
-    s3: Any, bucket: str
-) -> None:
-    # Given a report written before the accounting had duplicates and pending (no batch_id
-    # either: the batch comes from the key)
-    old = {k: v for k, v in ORDERS_REPORT.items() if k not in {"duplicates", "pending"}}
+def test_reports_from_before_the_typed_report_are_skipped_not_misread(s3: Any, bucket: str) -> None:
+    # Given an untyped report written by an older validator, and a current one
+    old = {"kind": "orders", "source_key": "landing/orders.csv", "rows_in": 13, "accepted": 13}
     key = "reports/batch=b-old/0000-orders.report.json"
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(old).encode())
-    # When it is read
+    put_report(s3, bucket, "b-new", "0000-orders", ORDERS_REPORT)
+    # When the file's reports are read
     (found,) = report.find_reports(s3, bucket, "orders.csv")
-    # Then the missing counts are zero and the batch is the key's
-    assert (found.batch_id, found.duplicates, found.pending) == ("b-old", 0, 0)
+    # Then only the current one is shown, as written
+    assert (found.batch_id, found.duplicates, found.pending) == ("b-new", 1, 2)
     assert (found.rows_in, found.accepted, found.rejected) == (13, 7, 3)
+
+
+def test_a_quarantined_report_says_so_with_its_findings(s3: Any, bucket: str) -> None:
+    # Given the report of a quarantined file with rounded money, nulled cells and a new column
+    reason = "orders file landing/orders.csv: 3 of 13 rows rejected (23.08% > threshold 10.00%)"
+    body = {
+        **ORDERS_REPORT,
+        "status": "quarantined",
+        "quarantine": {
+            "cause": "reject_threshold",
+            "message": reason,
+            "rejected_share": "0.230769",
+            "threshold": "0.1",
+        },
+        "money_rounding": {"rows": 2, "by_column": {"sale_price": 2}},
+        "column_warnings": [{"column": "cost", "rule": "invalid_money:cost", "count": 4}],
+        "schema_changes": [
+            {"change": "column_added", "column": "gender", "required": False, "compared_with": None}
+        ],
+    }
+    put_report(s3, bucket, "b1", "0000-orders", body)
+    # When it is rendered
+    table = report.render_reports(report.find_reports(s3, bucket, "orders.csv"), "table")
+    # Then the quarantine, the rounding, the nulled cells and the schema change are shown
+    assert f"QUARANTINED {reason}" in table
+    assert "2 row(s) rounded to the cent" in table
+    assert "invalid_money:cost x4" in table
+    assert "column added: gender" in table
 
 
 def test_the_first_rejected_rows_are_read_from_the_rejects_csv(s3: Any, bucket: str) -> None:

@@ -20,10 +20,12 @@ from shopflow_contracts.messages import (
     ValidateCommand,
     ValidateRequest,
 )
+from shopflow_contracts.report import RejectPolicy, ValidationReport
 from shopflow_contracts.rows import FileKind
 from shopflow_runtime.worker import TaskError
 from shopflow_validator.adapters.s3 import S3ObjectStore
 from shopflow_validator.bootstrap import build_handler
+from shopflow_validator.handler import ACCEPTED_HEADERS_KEY
 from shopflow_validator.settings import ValidatorSettings
 
 ITEMS = (
@@ -32,7 +34,7 @@ ITEMS = (
     "1,1,10,500,Complete,2025-03-30T16:14:26,,,,0.10,x\r\n"
     "2,1,10,501,complete,2025-03-30 16:14:26 UTC,,,,0.20,y\r\n"
     "3,2,11,502,lost,2025-03-30T16:14:26,,,,5.00,z\r\n"
-    "4,2,11,503,shipped,2025-03-30T16:14:26,,,,1.005,z\r\n"
+    "4,2,11,503,shipped,2025-03-30T16:14:26,,,,1.00.5,z\r\n"
     "5,3,12,504,pending,2025-03-30T16:14:26,,,,7.70,z\r\n"
 )
 ORDERS = (
@@ -81,12 +83,15 @@ def command(batch: str, files: list[StagedFile]) -> ValidateCommand:
     )
 
 
-def settings(bucket: str, tmp_path: Path, threshold: str) -> ValidatorSettings:
+def settings(
+    bucket: str, tmp_path: Path, threshold: str, policy: RejectPolicy = "quarantine"
+) -> ValidatorSettings:
     return ValidatorSettings(
         data_bucket=bucket,
         validator_queue_url="http://unused",
         ledger_table="unused",
         reject_threshold=Decimal(threshold),
+        reject_policy=policy,
         work_dir=tmp_path / "work",
     )
 
@@ -96,8 +101,11 @@ def body_of(s3: Any, bucket: str, key: str) -> bytes:
 
 
 def keys_under(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """Keys under ``prefix``, the validator's memory of accepted headers aside."""
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
-    return sorted(item["Key"] for item in listed.get("Contents", []))
+    return sorted(
+        item["Key"] for item in listed.get("Contents", []) if item["Key"] != ACCEPTED_HEADERS_KEY
+    )
 
 
 def test_given_objects_in_s3_when_sizing_them_then_missing_ones_are_none(
@@ -108,6 +116,8 @@ def test_given_objects_in_s3_when_sizing_them_then_missing_ones_are_none(
 
     assert store.size_of(bucket, "a/b.csv") == 5
     assert store.size_of(bucket, "a/missing.csv") is None
+    assert store.get_bytes(bucket, "a/b.csv") == b"12345"
+    assert store.get_bytes(bucket, "a/missing.csv") is None
 
     target = tmp_path / "deep" / "b.csv"
     store.download(bucket, "a/b.csv", target)
@@ -159,13 +169,38 @@ def test_given_a_staged_batch_in_s3_when_handled_then_outputs_land_under_their_p
     assert report["gzip"] is True
 
 
-def test_given_a_batch_above_the_threshold_in_s3_when_handled_then_no_curated_object_exists(
+def test_given_a_file_above_the_threshold_in_s3_when_handled_then_only_it_is_quarantined(
     s3: Any, bucket: str, tmp_path: Path
 ) -> None:
     batch = "b-" + uuid4().hex[:8]
     items = stage(s3, bucket, batch, FileKind.ORDER_ITEMS, "1-items.csv", ITEMS.encode())
     orders = stage(s3, bucket, batch, FileKind.ORDERS, "2-orders.csv", ORDERS.encode())
     handler = build_handler(settings(bucket, tmp_path, "0.5"), s3_client=s3)
+
+    outcome = handler.handle(command(batch, [items, orders])).payload
+
+    assert (outcome.status, [file.source_key for file in outcome.quarantined]) == (
+        "partial",
+        [orders.source_key],
+    )
+    assert keys_under(s3, bucket, "curated/") == [
+        f"curated/order_items/batch={batch}/1-items.parquet"
+    ]
+    report = ValidationReport.model_validate_json(
+        body_of(s3, bucket, f"reports/batch={batch}/2-orders.report.json")
+    )
+    assert (report.status, report.curated_key, report.rejected) == ("quarantined", None, 2)
+    remembered = json.loads(body_of(s3, bucket, ACCEPTED_HEADERS_KEY))
+    assert set(remembered["by_kind"]) == {"order_items"}
+
+
+def test_given_fail_batch_and_a_file_above_the_threshold_in_s3_when_handled_then_no_curated(
+    s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    batch = "b-" + uuid4().hex[:8]
+    items = stage(s3, bucket, batch, FileKind.ORDER_ITEMS, "1-items.csv", ITEMS.encode())
+    orders = stage(s3, bucket, batch, FileKind.ORDERS, "2-orders.csv", ORDERS.encode())
+    handler = build_handler(settings(bucket, tmp_path, "0.5", "fail_batch"), s3_client=s3)
 
     with pytest.raises(TaskError) as raised:
         handler.handle(command(batch, [items, orders]))
@@ -240,5 +275,5 @@ def test_given_duplicates_and_a_user_mismatch_in_s3_when_handled_then_counted_an
     rejects = body_of(s3, bucket, f"rejects/batch={batch}/2-items.rejected.csv").decode()
     assert "landing/2-items.csv.gz,4,user_mismatch," in rejects
     report = json.loads(body_of(s3, bucket, checked_items.report_key))
-    assert report["duplicate_rows"] == [{"line": 3, "key": 1, "duplicate_of_line": 2}]
+    assert report["duplicate_rows"] == [{"line": 3, "key": 1, "of_line": 2}]
     assert report["batch_id"] == batch

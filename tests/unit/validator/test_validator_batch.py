@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from shopflow_contracts.rows import FileKind
@@ -14,6 +13,7 @@ from validator_support import (
     assert_accounting,
     parquet_rows,
     rejects,
+    report_of,
 )
 
 ORDERS = (
@@ -126,7 +126,7 @@ def test_given_num_of_item_disagreeing_with_the_batch_when_validated_then_only_a
     # Order 1 agrees; order 4 has no item in the batch, so nothing to compare.
     assert (orders.rows_in, orders.accepted, orders.rejected) == (3, 3, 0)
     assert orders.warnings == ("line 3: order 2 has num_of_item 3 but 1 item(s) in this batch",)
-    report = json.loads(orders.report_path.read_text(encoding="utf-8"))
+    report = report_of(orders).model_dump(mode="json")
     assert report["warnings"] == list(orders.warnings)
     assert report["num_of_item_mismatches"] == 1
     assert report["num_of_item_mismatch_rows"] == [
@@ -154,9 +154,9 @@ def test_given_many_num_of_item_mismatches_when_validated_then_the_result_carrie
 
     assert len(checked.warnings) == 11
     assert checked.warnings[-1].startswith("20 more order(s)")
-    report = json.loads(checked.report_path.read_text(encoding="utf-8"))
-    assert report["num_of_item_mismatches"] == 30
-    assert len(report["num_of_item_mismatch_rows"]) == 30
+    report = report_of(checked)
+    assert report.num_of_item_mismatches == 30
+    assert len(report.num_of_item_mismatch_rows) == 30
 
 
 def test_given_items_without_their_orders_in_the_batch_when_validated_then_no_user_check(

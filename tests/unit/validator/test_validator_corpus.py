@@ -7,9 +7,12 @@ A case is a directory holding one input file (``input.csv``, ``input.csv.gz`` or
 - ``rows_in``, ``accepted``, ``rejected``, ``duplicates``: the counts;
 - ``rules``: rejected rows by rule, exactly (``{}`` when none is rejected);
 - ``file_error``: the file-level rule, or null;
-- optional: ``counts_depend_on_read_size`` (checked with 1 MiB reads only),
+- optional: ``money`` (the validator's money mode, ``round`` unless it says ``strict``),
+  ``counts_depend_on_read_size`` (checked with 1 MiB reads only),
   ``corrections``, ``extra_columns``, ``reject_lines``, ``reject_raw``, ``duplicate_rows``,
-  ``correction_rows`` (as listed in the report), and ``parquet`` (``select``, optional
+  ``correction_rows``, ``money_rounding``, ``money_rounding_rows``, ``column_warnings``,
+  ``column_aliases`` (as the report has them), ``reject_messages`` (a substring of each
+  rejected row's message, in line order), and ``parquet`` (``select``, optional
   ``order``, ``rows``: what the accepted rows must hold).
 """
 
@@ -21,8 +24,8 @@ from typing import Any
 
 import pytest
 from shopflow_contracts.rows import FileKind
-from shopflow_validator.domain import records
-from validator_support import assert_accounting, parquet_rows, rejects, validate
+from shopflow_validator.domain import ValidationConfig, records
+from validator_support import assert_accounting, parquet_rows, rejects, report_of, validate
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "validator" / "corpus"
 INPUT_NAMES = ("input.csv", "input.csv.gz", "input.bin")
@@ -37,7 +40,7 @@ def load_case(name: str) -> tuple[Path, dict[str, Any]]:
 
 
 def test_the_corpus_is_big_enough_and_every_case_is_well_formed() -> None:
-    assert len(CASES) >= 30
+    assert len(CASES) >= 70
     for name in CASES:
         _, expected = load_case(name)
         assert expected["rows_in"] == (
@@ -61,7 +64,10 @@ def test_given_a_corpus_case_when_validated_then_counts_and_rules_are_as_expecte
         pytest.skip("the expected counts hold for 1 MiB reads")
     monkeypatch.setattr(records, "CHUNK_BYTES", chunk_bytes)
 
-    result = validate(tmp_path, source.read_bytes(), FileKind(expected["kind"]), name=source.name)
+    config = ValidationConfig(money=expected.get("money", "round"))
+    result = validate(
+        tmp_path, source.read_bytes(), FileKind(expected["kind"]), name=source.name, config=config
+    )
 
     assert_accounting(result)
     assert (result.rows_in, result.accepted, result.rejected, result.duplicates) == (
@@ -80,11 +86,23 @@ def test_given_a_corpus_case_when_validated_then_counts_and_rules_are_as_expecte
         assert [int(row["line"]) for row in rejected] == expected["reject_lines"]
     if "reject_raw" in expected:
         assert [row["raw_line"] for row in rejected] == expected["reject_raw"]
+    if "reject_messages" in expected:
+        messages = [row["message"] for row in rejected]
+        assert len(messages) == len(expected["reject_messages"])
+        for message, part in zip(messages, expected["reject_messages"], strict=True):
+            assert part in message
     assert all(row["message"] for row in rejected)
-    report = json.loads(result.report_path.read_text(encoding="utf-8"))
-    for listing in ("duplicate_rows", "correction_rows"):
+    report = report_of(result).model_dump(mode="json")
+    for listing in (
+        "duplicate_rows",
+        "correction_rows",
+        "money_rounding",
+        "money_rounding_rows",
+        "column_warnings",
+        "column_aliases",
+    ):
         if listing in expected:
-            assert report[listing] == expected[listing]
+            assert report[listing] == expected[listing], listing
     if "parquet" in expected:
         check = expected["parquet"]
         assert result.accepted_path is not None

@@ -19,11 +19,19 @@ from shopflow_contracts.messages import (
     TaskErrorName,
     ValidateCommand,
     ValidateRequest,
+    ValidationPolicy,
 )
+from shopflow_contracts.report import RejectPolicy, ValidationReport
 from shopflow_contracts.rows import FileKind
 from shopflow_runtime.worker import TaskError
 from shopflow_validator.domain import REJECTS_HEADER
-from shopflow_validator.handler import HandlerConfig, ValidateHandler, batch_stems
+from shopflow_validator.handler import (
+    ACCEPTED_HEADERS_KEY,
+    HandlerConfig,
+    ValidateHandler,
+    batch_stems,
+)
+from shopflow_validator.ports import ObjectStore
 from validator_support import GOOD_ITEMS, GOOD_ORDERS, ITEMS_HEADER, ORDERS_HEADER
 
 BUCKET = "shop-data"
@@ -52,8 +60,19 @@ class InMemoryObjectStore:
         self.writes.append(key)
         self.objects[(bucket, key)] = body
 
+    def get_bytes(self, bucket: str, key: str) -> bytes | None:
+        return self.objects.get((bucket, key))
+
     def keys(self, prefix: str) -> list[str]:
-        return sorted(key for _, key in self.objects if key.startswith(prefix))
+        return sorted(
+            key for _, key in self.objects if key.startswith(prefix) and key != ACCEPTED_HEADERS_KEY
+        )
+
+    def report(self, key: str) -> ValidationReport:
+        return ValidationReport.model_validate_json(self.objects[(BUCKET, key)])
+
+
+_: type[ObjectStore] = InMemoryObjectStore
 
 
 def stage(
@@ -75,20 +94,32 @@ def stage(
     )
 
 
-def command(*files: StagedFile) -> ValidateCommand:
+def command(
+    *files: StagedFile, policy: ValidationPolicy | None = None, batch_id: str = BATCH
+) -> ValidateCommand:
     return ValidateCommand(
         message_id=uuid4(),
-        run_id=BATCH,
+        run_id=batch_id,
         occurred_at=datetime(2025, 3, 30, 16, 15, tzinfo=UTC),
         task_token="token",
-        payload=ValidateRequest(batch_id=BATCH, files=list(files)),
+        payload=ValidateRequest(batch_id=batch_id, files=list(files), policy=policy),
     )
 
 
-def handler(store: InMemoryObjectStore, tmp_path: Path, threshold: str = "0.5") -> ValidateHandler:
+def handler(
+    store: InMemoryObjectStore,
+    tmp_path: Path,
+    threshold: str = "0.5",
+    policy: RejectPolicy = "quarantine",
+) -> ValidateHandler:
     return ValidateHandler(
         store,
-        HandlerConfig(data_bucket=BUCKET, reject_threshold=Decimal(threshold), work_dir=tmp_path),
+        HandlerConfig(
+            data_bucket=BUCKET,
+            reject_threshold=Decimal(threshold),
+            reject_policy=policy,
+            work_dir=tmp_path,
+        ),
     )
 
 
@@ -137,7 +168,7 @@ def test_given_a_staged_object_of_another_size_when_handled_then_staged_object_m
     assert store.downloads == []
 
 
-def test_given_a_file_above_the_threshold_when_handled_then_validation_failed_and_no_curated(
+def test_given_fail_batch_and_a_file_above_the_threshold_when_handled_then_no_curated_at_all(
     tmp_path: Path,
 ) -> None:
     store = InMemoryObjectStore()
@@ -145,7 +176,7 @@ def test_given_a_file_above_the_threshold_when_handled_then_validation_failed_an
     bad = stage(store, FileKind.ORDER_ITEMS, "2-items.csv", half_bad_items(bad_rows=6, good_rows=4))
 
     with pytest.raises(TaskError) as raised:
-        handler(store, tmp_path).handle(command(good, bad))
+        handler(store, tmp_path, policy="fail_batch").handle(command(good, bad))
 
     failure = raised.value
     assert failure.error is TaskErrorName.VALIDATION_FAILED
@@ -161,12 +192,71 @@ def test_given_a_file_above_the_threshold_when_handled_then_validation_failed_an
         f"reports/batch={BATCH}/1-orders.report.json",
         f"reports/batch={BATCH}/2-items.report.json",
     ]
-    report = json.loads(store.objects[(BUCKET, f"reports/batch={BATCH}/2-items.report.json")])
-    assert (report["rows_in"], report["accepted"], report["rejected"]) == (10, 4, 6)
-    assert report["batch_id"] == BATCH
+    report = store.report(f"reports/batch={BATCH}/2-items.report.json")
+    assert (report.rows_in, report.accepted, report.rejected) == (10, 4, 6)
+    assert (report.batch_id, report.curated_key, report.policy.reject_policy) == (
+        BATCH,
+        None,
+        "fail_batch",
+    )
 
 
-def test_given_a_file_rejected_as_a_whole_when_handled_then_the_batch_fails(
+def test_given_a_file_above_the_threshold_when_handled_then_it_alone_is_quarantined(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    good = stage(store, FileKind.ORDERS, "1-orders.csv", GOOD_ORDERS)
+    bad = stage(store, FileKind.ORDER_ITEMS, "2-items.csv", half_bad_items(bad_rows=6, good_rows=4))
+
+    outcome = handler(store, tmp_path).handle(command(good, bad)).payload
+
+    accepted, quarantined = outcome.files
+    assert (accepted.status, accepted.quarantine) == ("accepted", None)
+    assert quarantined.status == "quarantined"
+    assert quarantined.curated is None
+    assert quarantined.quarantine is not None
+    assert quarantined.quarantine.cause == "reject_threshold"
+    assert quarantined.quarantine.rejected_share == Decimal("0.6")
+    assert "6 of 10 rows rejected (60.00% > threshold 50.00%)" in quarantined.quarantine.message
+    assert (outcome.status, [item.source_key for item in outcome.quarantined]) == (
+        "partial",
+        [bad.source_key],
+    )
+    (named,) = outcome.quarantined
+    assert (named.rows_in, named.accepted, named.rejected, named.staged_key) == (10, 4, 6, bad.key)
+    assert [(reason.rule, reason.count) for reason in named.top_reasons] == [("unknown_status", 6)]
+    # The good file's rows are applied; none of the quarantined file's are.
+    assert [curated.source_key for curated in outcome.curated] == [good.source_key]
+    assert store.keys("curated/") == [f"curated/orders/batch={BATCH}/1-orders.parquet"]
+    report = store.report(quarantined.report_key)
+    assert (report.status, report.quarantine, report.curated_key) == (
+        "quarantined",
+        quarantined.quarantine,
+        None,
+    )
+    assert report.rejects_key == f"rejects/batch={BATCH}/2-items.rejected.csv"
+    assert store.report(accepted.report_key).curated_key == outcome.curated[0].key
+
+
+def test_given_a_file_rejected_as_a_whole_when_handled_then_it_is_quarantined_at_any_threshold(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    good = stage(store, FileKind.ORDER_ITEMS, "1-items.csv", GOOD_ITEMS)
+    broken = stage(
+        store, FileKind.ORDERS, "2-orders.csv.gz", gzip.compress(GOOD_ORDERS.encode())[:-12]
+    )
+
+    outcome = handler(store, tmp_path, threshold="1").handle(command(good, broken)).payload
+
+    assert [item.status for item in outcome.files] == ["accepted", "quarantined"]
+    reason = outcome.files[1].quarantine
+    assert reason is not None
+    assert (reason.cause, reason.rejected_share) == ("file_error", Decimal(1))
+    assert "truncated_gzip" in reason.message
+
+
+def test_given_fail_batch_and_a_file_rejected_as_a_whole_when_handled_then_the_batch_fails(
     tmp_path: Path,
 ) -> None:
     store = InMemoryObjectStore()
@@ -175,11 +265,75 @@ def test_given_a_file_rejected_as_a_whole_when_handled_then_the_batch_fails(
     )
 
     with pytest.raises(TaskError) as raised:
-        handler(store, tmp_path, threshold="0.99").handle(command(staged))
+        handler(store, tmp_path, threshold="0.99", policy="fail_batch").handle(command(staged))
 
     assert raised.value.error is TaskErrorName.VALIDATION_FAILED
     assert "truncated_gzip" in raised.value.reason
     assert store.keys("curated/") == []
+
+
+def test_given_every_file_quarantined_when_handled_then_the_batch_fails_and_reports_remain(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    broken = stage(
+        store, FileKind.ORDERS, "1-orders.csv.gz", gzip.compress(GOOD_ORDERS.encode())[:-12]
+    )
+    bad = stage(store, FileKind.ORDER_ITEMS, "2-items.csv", half_bad_items(bad_rows=6, good_rows=4))
+
+    with pytest.raises(TaskError) as raised:
+        handler(store, tmp_path).handle(command(broken, bad))
+
+    assert raised.value.error is TaskErrorName.ALL_FILES_QUARANTINED
+    assert raised.value.files == [broken.source_key, bad.source_key]
+    assert "truncated_gzip" in raised.value.reason
+    assert "unknown_status x6" in raised.value.reason
+    assert store.keys("curated/") == []
+    assert [store.report(key).status for key in store.keys("reports/")] == ["quarantined"] * 2
+
+
+def test_given_a_command_policy_when_handled_then_it_overrides_the_settings(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    good = stage(store, FileKind.ORDERS, "1-orders.csv", GOOD_ORDERS)
+    bad = stage(store, FileKind.ORDER_ITEMS, "2-items.csv", half_bad_items(bad_rows=6, good_rows=4))
+    relaxed = ValidationPolicy(reject_threshold=Decimal("0.75"))
+
+    outcome = handler(store, tmp_path).handle(command(good, bad, policy=relaxed)).payload
+
+    assert [item.status for item in outcome.files] == ["accepted", "accepted"]
+    assert [curated.rows for curated in outcome.curated] == [3, 4]
+    report = store.report(outcome.files[1].report_key)
+    assert (report.policy.reject_threshold, report.policy.reject_policy) == (
+        Decimal("0.75"),
+        "quarantine",
+    )
+    with pytest.raises(TaskError) as raised:
+        handler(store, tmp_path).handle(
+            command(good, bad, policy=ValidationPolicy(reject_policy="fail_batch"))
+        )
+    assert raised.value.error is TaskErrorName.VALIDATION_FAILED
+
+
+def test_given_a_quarantined_orders_file_when_handled_then_its_orders_do_not_judge_the_items(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    # Order 1 names user 99 in an orders file that is mostly garbage; its item names user 10.
+    orders = stage(
+        store,
+        FileKind.ORDERS,
+        "1-orders.csv",
+        f"{ORDERS_HEADER}\n1,99,complete,2025-03-30T16:14:26,,,,1\n"
+        + "x,10,complete,2025-03-30T16:14:26,,,,1\n" * 3,
+    )
+    items = stage(store, FileKind.ORDER_ITEMS, "2-items.csv", GOOD_ITEMS)
+
+    outcome = handler(store, tmp_path).handle(command(orders, items)).payload
+
+    assert [item.status for item in outcome.files] == ["quarantined", "accepted"]
+    assert (outcome.files[1].accepted, outcome.files[1].rejected) == (3, 0)
 
 
 def test_given_files_within_the_threshold_when_handled_then_curated_rejects_and_reports_are_listed(
@@ -250,7 +404,7 @@ def test_given_a_share_exactly_at_the_threshold_when_handled_then_the_batch_pass
     assert (outcome.payload.files[0].rows_in, outcome.payload.files[0].rejected) == (4, 1)
 
     with pytest.raises(TaskError) as raised:
-        handler(store, tmp_path, threshold="0.2499").handle(command(items))
+        handler(store, tmp_path, threshold="0.2499", policy="fail_batch").handle(command(items))
     assert "25.00% > threshold 24.99%" in raised.value.reason
 
 
@@ -276,7 +430,8 @@ def test_given_the_same_command_twice_when_handled_then_same_keys_and_same_conte
 
     assert first.payload == second.payload
     assert written_once == written_twice
-    assert len(written_once) == 5  # 2 curated, 1 rejects, 2 reports
+    # 2 curated, 1 rejects, 2 reports, the accepted headers
+    assert len(written_once) == 6
 
 
 def test_given_an_empty_batch_when_handled_then_an_empty_outcome(tmp_path: Path) -> None:
@@ -340,7 +495,54 @@ def test_given_duplicates_a_user_mismatch_and_a_num_of_item_gap_when_handled_the
     report = json.loads(store.objects[(BUCKET, checked_orders.report_key)])
     assert (report["rows_in"], report["accepted"], report["rejected"]) == (3, 2, 0)
     assert (report["duplicates"], report["pending"], report["corrections"]) == (1, 0, 0)
-    assert report["duplicate_rows"] == [{"line": 3, "key": 1, "duplicate_of_line": 2}]
+    assert report["duplicate_rows"] == [{"line": 3, "key": 1, "of_line": 2}]
     assert report["warnings"] == checked_orders.warnings
     items_report = json.loads(store.objects[(BUCKET, checked_items.report_key)])
-    assert items_report["correction_rows"] == [{"line": 4, "key": 101, "corrects_line": 3}]
+    assert items_report["correction_rows"] == [{"line": 4, "key": 101, "of_line": 3}]
+
+
+def test_given_a_header_that_changed_since_the_last_accepted_file_when_handled_then_it_is_said(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    first = stage(store, FileKind.ORDER_ITEMS, "1-items.csv", GOOD_ITEMS)
+    handler(store, tmp_path).handle(command(first, batch_id="batch-0000"))
+    # Then an export that lost the optional returned_at and gained inventory_item_id.
+    changed = GOOD_ITEMS.replace(
+        ITEMS_HEADER, ITEMS_HEADER.replace("returned_at", "inventory_item_id")
+    )
+    second = stage(store, FileKind.ORDER_ITEMS, "2-items.csv", changed)
+
+    outcome = handler(store, tmp_path).handle(command(second)).payload
+
+    (file,) = outcome.files
+    assert [(c.change, c.column, c.required, c.compared_with) for c in file.schema_changes] == [
+        ("column_added", "inventory_item_id", False, first.source_key),
+        ("column_missing", "returned_at", False, first.source_key),
+    ]
+    assert (file.status, file.extra_columns) == ("accepted", ["inventory_item_id"])
+    assert store.report(file.report_key).schema_changes == file.schema_changes
+    # The changed header is now the one later files are compared with.
+    again = stage(store, FileKind.ORDER_ITEMS, "3-items.csv", changed)
+    assert handler(store, tmp_path).handle(command(again)).payload.files[0].schema_changes == []
+
+
+def test_given_a_header_missing_a_required_column_when_handled_then_the_change_and_the_error(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryObjectStore()
+    first = stage(store, FileKind.ORDERS, "1-orders.csv", GOOD_ORDERS)
+    handler(store, tmp_path).handle(command(first, batch_id="batch-0000"))
+    lost = "\n".join(line.rsplit(",", 1)[0] for line in GOOD_ORDERS.splitlines()) + "\n"
+    good = stage(store, FileKind.ORDER_ITEMS, "3-items.csv", GOOD_ITEMS)
+    second = stage(store, FileKind.ORDERS, "2-orders.csv", lost)
+
+    outcome = handler(store, tmp_path).handle(command(second, good)).payload
+
+    broken = outcome.files[0]
+    assert broken.status == "quarantined"
+    assert broken.quarantine is not None
+    assert "missing_required_column" in broken.quarantine.message
+    assert [(c.change, c.column, c.required) for c in broken.schema_changes] == [
+        ("column_missing", "num_of_item", True)
+    ]

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from shopflow_contracts.report import AppliedPolicy, ValidationReport
 from shopflow_contracts.rows import FileKind
-from shopflow_validator.domain import REJECTS_HEADER, FileValidationResult, validate_file
+from shopflow_validator.domain import (
+    REJECTS_HEADER,
+    FileValidationResult,
+    ValidationConfig,
+    validate_file,
+)
+from shopflow_validator.domain.report import file_report, report_json
+
+DEFAULT_POLICY = AppliedPolicy(reject_policy="quarantine", reject_threshold="0.5", money="round")
 
 ORDERS_HEADER = "order_id,user_id,status,created_at,returned_at,shipped_at,delivered_at,num_of_item"
 ITEMS_HEADER = (
@@ -47,21 +55,40 @@ def assert_accounting(result: FileValidationResult) -> None:
     ), counts
     assert result.pending == 0  # cross-file parents are the KPI stage's business
     assert sum(result.rejects_by_rule.values()) == result.rejected
-    assert result.report_path.exists()
-    report = json.loads(result.report_path.read_text(encoding="utf-8"))
+    report = report_of(result)
     assert (
-        report["rows_in"],
-        report["accepted"],
-        report["rejected"],
-        report["duplicates"],
-        report["pending"],
-    ) == counts
-    assert report["corrections"] == result.corrections
-    assert report["rejects_by_rule"] == result.rejects_by_rule
-    assert len(report["duplicate_rows"]) == min(result.duplicates, report["listed_rows_limit"])
-    assert len(report["correction_rows"]) == min(result.corrections, report["listed_rows_limit"])
+        report.rows_in,
+        report.accepted,
+        report.rejected,
+        report.duplicates,
+        report.pending,
+    ) == (counts)
+    assert report.corrections == result.corrections
+    assert report.rejects_by_rule == result.rejects_by_rule
+    assert len(report.duplicate_rows) == min(result.duplicates, report.listed_rows_limit)
+    assert len(report.correction_rows) == min(result.corrections, report.listed_rows_limit)
+    assert len(report.money_rounding_rows) == min(
+        sum(result.money_rounding.by_column.values()), report.listed_rows_limit
+    )
+    assert len(report.column_warning_cells) == min(
+        sum(warning.count for warning in result.column_warnings), report.listed_rows_limit
+    )
     if result.file_error is not None:
         assert result.accepted == result.duplicates == 0
+
+
+def report_of(result: FileValidationResult) -> ValidationReport:
+    """The file's report as the handler would build it (accepted, nothing uploaded), round-
+    tripped through its JSON."""
+    report = file_report(
+        result,
+        batch_id="b-test",
+        policy=DEFAULT_POLICY,
+        quarantine=None,
+        rejects_key=None,
+        curated_key=None,
+    )
+    return ValidationReport.model_validate_json(report_json(report))
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -77,6 +104,7 @@ def validate(
     kind: FileKind,
     name: str = "upload.csv",
     source_key: str | None = None,
+    config: ValidationConfig | None = None,
 ) -> FileValidationResult:
     """Validate ``content`` and check what every run must satisfy, whatever the file."""
     source = write(tmp_path, name, content)
@@ -86,6 +114,7 @@ def validate(
         source_key or f"landing/{name}",
         "2025-03-30T16:14:26Z#0001#landing/" + name,
         tmp_path / "out",
+        config,
     )
     assert_accounting(result)
     assert (result.accepted_path is not None) == (result.accepted > 0)

@@ -24,9 +24,12 @@ def build_handler(settings: ValidatorSettings, s3_client: Any) -> ValidateHandle
         HandlerConfig(
             data_bucket=settings.data_bucket,
             reject_threshold=settings.reject_threshold,
+            reject_policy=settings.reject_policy,
             work_dir=settings.work_dir,
             validation=ValidationConfig(
-                memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
+                memory_limit=settings.duckdb_memory_limit,
+                threads=settings.duckdb_threads,
+                money=settings.money_mode,
             ),
         ),
     )

@@ -36,3 +36,12 @@ class S3ObjectStore:
 
     def put_bytes(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+    def get_bytes(self, bucket: str, key: str) -> bytes | None:
+        try:
+            response = self._s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
+                return None
+            raise
+        return response["Body"].read()

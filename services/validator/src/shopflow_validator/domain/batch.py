@@ -17,24 +17,21 @@ counts: the highest ``(ingest_seq, file position, source line)``, as the KPI sta
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from shopflow_contracts.report import NumOfItemMismatch
 from shopflow_contracts.rows import FileKind
 
-from shopflow_validator.domain.model import FileValidationResult, ValidationConfig
-from shopflow_validator.domain.rules import sql_text
-from shopflow_validator.domain.validate import (
+from shopflow_validator.domain.model import (
     REPORT_LISTED_ROWS,
-    connect,
-    stem_of,
-    validate_file,
-    write_report,
+    FileValidationResult,
+    ValidationConfig,
 )
+from shopflow_validator.domain.rules import sql_text
+from shopflow_validator.domain.validate import connect, stem_of, validate_file
 
 # How many warnings a file's result carries (the report lists up to REPORT_LISTED_ROWS).
 RESULT_WARNINGS = 10
@@ -55,14 +52,6 @@ class BatchFile:
 
 # Puts the batch's file number ``index`` into the local file ``target``.
 Fetch = Callable[[int, Path], None]
-
-
-@dataclass(frozen=True)
-class _Mismatch:
-    line: int
-    order_id: int
-    num_of_item: int
-    items: int
 
 
 def _spill(scratch: Path) -> Path:
@@ -129,7 +118,7 @@ def _num_of_item_mismatches(
     items: dict[int, FileValidationResult],
     scratch: Path,
     config: ValidationConfig,
-) -> dict[int, tuple[int, list[_Mismatch]]]:
+) -> dict[int, tuple[int, list[NumOfItemMismatch]]]:
     """Orders file -> (how many of its orders disagree, the first few of them by line)."""
     union = _versions_sql(items, "id, order_id, _source_line")
     if not union:
@@ -160,23 +149,28 @@ def _num_of_item_mismatches(
         ).fetchall()
     finally:
         connection.close()
-    found: dict[int, tuple[int, list[_Mismatch]]] = {
+    found: dict[int, tuple[int, list[NumOfItemMismatch]]] = {
         int(file): (int(total), []) for file, total in totals
     }
     for file, line, order_id, num_of_item, count in listed:
         found[int(file)][1].append(
-            _Mismatch(int(line), int(order_id), int(num_of_item), int(count))
+            NumOfItemMismatch(
+                line=int(line),
+                order_id=int(order_id),
+                num_of_item=int(num_of_item),
+                items_in_batch=int(count),
+            )
         )
     return found
 
 
 def _warn(
-    result: FileValidationResult, total: int, listed: list[_Mismatch]
+    result: FileValidationResult, total: int, listed: list[NumOfItemMismatch]
 ) -> FileValidationResult:
-    """``result`` with num_of_item warnings, in its result and its report."""
+    """``result`` with its num_of_item warnings."""
     messages = [
         f"line {row.line}: order {row.order_id} has num_of_item {row.num_of_item} but "
-        f"{row.items} item(s) in this batch"
+        f"{row.items_in_batch} item(s) in this batch"
         for row in listed[:RESULT_WARNINGS]
     ]
     if total > len(messages):
@@ -184,21 +178,12 @@ def _warn(
             f"{total - len(messages)} more order(s) whose num_of_item differs from their items "
             f"in this batch (see the report)"
         )
-    warned = replace(result, warnings=result.warnings + tuple(messages))
-    report: dict[str, Any] = json.loads(result.report_path.read_text(encoding="utf-8"))
-    report["warnings"] = list(warned.warnings)
-    report["num_of_item_mismatches"] = total
-    report["num_of_item_mismatch_rows"] = [
-        {
-            "line": row.line,
-            "order_id": row.order_id,
-            "num_of_item": row.num_of_item,
-            "items_in_batch": row.items,
-        }
-        for row in listed
-    ]
-    write_report(result.report_path, report)
-    return warned
+    return replace(
+        result,
+        warnings=result.warnings + tuple(messages),
+        num_of_item_mismatches=total,
+        num_of_item_mismatch_rows=tuple(listed),
+    )
 
 
 def validate_batch(
@@ -206,11 +191,14 @@ def validate_batch(
     fetch: Fetch,
     work_dir: Path,
     config: ValidationConfig | None = None,
+    applied: Callable[[FileValidationResult], bool] = lambda result: True,
 ) -> list[FileValidationResult]:
     """Validate every file of a batch into ``work_dir``/out; results in the order of ``files``.
 
     Each file is fetched into ``work_dir`` just before it is validated and deleted right
     after, so the batch never needs more local disk than one staged file plus the outputs.
+    ``applied`` says whether a file's accepted rows will be applied (it is not quarantined):
+    only those are the batch's orders the items are checked against.
     """
     config = config or ValidationConfig()
     out_dir = work_dir / "out"
@@ -242,7 +230,7 @@ def validate_batch(
         first = [index for index, file in enumerate(files) if file.kind in _FIRST]
         for index in first:
             run(index)
-        orders = {index: results[index] for index in first}
+        orders = {index: results[index] for index in first if applied(results[index])}
         batch_orders = _batch_orders(orders, scratch / "batch-orders.parquet", scratch, config)
         for index in range(len(files)):
             if index not in results:
@@ -251,7 +239,7 @@ def validate_batch(
             items = {
                 index: result
                 for index, result in results.items()
-                if result.kind is FileKind.ORDER_ITEMS
+                if result.kind is FileKind.ORDER_ITEMS and applied(result)
             }
             for index, (total, listed) in _num_of_item_mismatches(
                 batch_orders, items, scratch, config

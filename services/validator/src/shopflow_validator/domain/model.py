@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from shopflow_contracts.report import (
+    ColumnWarning,
+    MoneyMode,
+    MoneyRounding,
+    NulledCell,
+    NumOfItemMismatch,
+    RepeatedRow,
+    RoundedMoney,
+)
 from shopflow_contracts.rows import FileKind
+
+# How many rows of each kind a report lists by line (all are counted).
+REPORT_LISTED_ROWS = 1_000
 
 
 @dataclass(frozen=True)
 class ValidationConfig:
-    """How much of the machine DuckDB may use while validating one file."""
+    """How money is read, and how much of the machine DuckDB may use for one file."""
 
     memory_limit: str = "512MB"
     threads: int = 2
+    money: MoneyMode = "round"
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,6 @@ class FileValidationResult:
     accepted_path: Path | None
     # ``source_key,line,rule,message,raw_line``; None when no row was rejected.
     rejects_path: Path | None
-    report_path: Path
     ingest_seq: str = ""
     staged_key: str | None = None
     duplicates: int = 0
@@ -60,6 +72,19 @@ class FileValidationResult:
     corrections: int = 0
     # For people; never a reason to reject (num_of_item disagreeing with the batch's items).
     warnings: tuple[str, ...] = ()
+    # What the report shows beyond the counts (see shopflow_contracts.report).
+    header: tuple[str, ...] = ()
+    header_line: int | None = None
+    gzip: bool = False
+    column_aliases: dict[str, str] = field(default_factory=dict)
+    duplicate_rows: tuple[RepeatedRow, ...] = ()
+    correction_rows: tuple[RepeatedRow, ...] = ()
+    money_rounding: MoneyRounding = field(default_factory=MoneyRounding)
+    money_rounding_rows: tuple[RoundedMoney, ...] = ()
+    column_warnings: tuple[ColumnWarning, ...] = ()
+    column_warning_cells: tuple[NulledCell, ...] = ()
+    num_of_item_mismatches: int = 0
+    num_of_item_mismatch_rows: tuple[NumOfItemMismatch, ...] = ()
 
     def __post_init__(self) -> None:
         counts = (self.rows_in, self.accepted, self.rejected, self.duplicates, self.pending)

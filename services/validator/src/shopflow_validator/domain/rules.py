@@ -2,28 +2,47 @@
 
 Every cell is read as text and converted here with a format check first and ``TRY_CAST``
 second: the regular expression decides what is acceptable (DuckDB's casts are more lenient,
-e.g. ``'1.0'`` casts to BIGINT and ``'1.005'`` rounds to DECIMAL(18,2)), and ``TRY_CAST``
-turns what still cannot be represented (an overflowing id, 30 February) into NULL instead
-of aborting the statement. A non-blank cell whose typed value is NULL breaks a rule.
+e.g. ``'1.0'`` casts to BIGINT), and ``TRY_CAST`` turns what still cannot be represented (an
+overflowing id, 30 February) into NULL instead of aborting the statement. A non-blank cell
+whose typed value is NULL breaks a rule.
+
+Money is converted by DuckDB's VARCHAR -> DECIMAL(18,2) cast, which reads the digits of the
+text exactly (exponent included) and rounds half away from zero: no binary float is ever
+involved (``tests/unit/validator/test_validator_money.py`` checks it against Python's
+``Decimal``). See ``shopflow_contracts.rows`` for what money may look like and what counts
+as float noise.
 
 The first broken rule, in schema column order and then the cross-column rules, is the
-rule a rejected row is counted under.
+rule a rejected row is counted under. Only the columns of ``ROW_REJECTING_COLUMNS`` have
+rules that reject: the cell rules of any other column are warnings (``warning_rules``), and
+a cell breaking one is nulled in the curated data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shopflow_contracts.report import MoneyMode
+
 from shopflow_validator.domain.schema import ColumnSpec, ColumnType
 
 INTEGER_PATTERN = r"[+-]?[0-9]+"
-# At most 16 integer digits: DECIMAL(18,2) holds no more, and an overflow is a bad cell.
-MONEY_PATTERN = r"[+-]?[0-9]{1,16}(\.[0-9]{1,2})?"
-# ISO-8601 date, 'T' or a space, hh:mm[:ss[.ffffff]], optional zone (Z, UTC, +hh[:mm]).
+# A number as numeric exports write it: sign, digits, fraction, exponent (all optional but
+# a digit). Its size is the cast's business: more than 16 integer digits do not fit.
+MONEY_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+# ``money_mode=strict``: at most two places and no exponent; 16 integer digits at most.
+STRICT_MONEY_PATTERN = r"[+-]?[0-9]{1,16}(\.[0-9]{1,2})?"
+# Money text whose value is already whole cents: no rounding to look at.
+CENTS_PATTERN = r"[+-]?[0-9]*\.?[0-9]{0,2}"
+# A rounding is float noise within max(1e-6, |cents| x 2^-23): FLOAT32's relative precision.
+NOISE_ABSOLUTE = "0.000001"
+NOISE_RELATIVE_INVERSE = 2**23
+# ISO-8601 date, 'T' or a space, hh:mm[:ss[.fraction]], optional zone (Z, UTC, +hh[[:]mm]).
 TIMESTAMP_PATTERN = (
-    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2})(:[0-9]{2}(?:\.[0-9]{1,6})?)?"
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2})(:[0-9]{2}(?:\.[0-9]{1,9})?)?"
     r" ?(Z|UTC|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
 )
+DATE_ONLY_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # Dates an event may not precede: (event column, the rule it breaks).
 EVENTS_AFTER_CREATION = (
     ("shipped_at", "shipped_before_created"),
@@ -53,6 +72,20 @@ def typed(spec: ColumnSpec) -> str:
     return ident(f"t_{spec.name}")
 
 
+def rounded(spec: ColumnSpec) -> str:
+    """The flag column of a money cell rounded by more than float noise (round mode only)."""
+    return ident(f"r_{spec.name}")
+
+
+def warned(spec: ColumnSpec) -> str:
+    """The column naming the warning rule a cell of a non-rejecting column broke, if any."""
+    return ident(f"w_{spec.name}")
+
+
+def warned_message(spec: ColumnSpec) -> str:
+    return ident(f"wm_{spec.name}")
+
+
 def _timestamp_parts(spec: ColumnSpec) -> str:
     return ident(f"p_{spec.name}")
 
@@ -65,7 +98,7 @@ def parts_expression(spec: ColumnSpec) -> str | None:
     return f"regexp_extract({raw(spec)}, {sql_text(TIMESTAMP_PATTERN)}, {groups})"
 
 
-def typed_expression(spec: ColumnSpec) -> str:
+def typed_expression(spec: ColumnSpec, money: MoneyMode) -> str:
     value = raw(spec)
     if spec.type is ColumnType.INTEGER:
         return (
@@ -73,9 +106,10 @@ def typed_expression(spec: ColumnSpec) -> str:
             f"THEN TRY_CAST({value} AS BIGINT) END"
         )
     if spec.type is ColumnType.MONEY:
-        # VARCHAR -> DECIMAL parses the digits exactly; no float is ever involved.
+        # VARCHAR -> DECIMAL reads the digits exactly and rounds half away from zero.
+        pattern = MONEY_PATTERN if money == "round" else STRICT_MONEY_PATTERN
         return (
-            f"CASE WHEN regexp_full_match({value}, {sql_text(MONEY_PATTERN)}) "
+            f"CASE WHEN regexp_full_match({value}, {sql_text(pattern)}) "
             f"THEN TRY_CAST({value} AS DECIMAL(18,2)) END"
         )
     if spec.type is ColumnType.TIMESTAMP:
@@ -94,6 +128,21 @@ def typed_expression(spec: ColumnSpec) -> str:
     return value
 
 
+def rounded_expression(spec: ColumnSpec) -> str:
+    """Whether a money cell lost more than float noise on its way to the cents.
+
+    Only cells with more than two places (or an exponent) are looked at; their exact value
+    is read as DECIMAL(38,20), and the comparison stays in DECIMAL arithmetic.
+    """
+    value, cents = raw(spec), typed(spec)
+    exact = f"TRY_CAST({value} AS DECIMAL(38,20))"
+    return (
+        f"CASE WHEN {cents} IS NOT NULL AND NOT regexp_full_match({value}, "
+        f"{sql_text(CENTS_PATTERN)}) THEN abs({exact} - {cents}) > {NOISE_ABSOLUTE} "
+        f"AND abs({exact} - {cents}) * {NOISE_RELATIVE_INVERSE} > abs({cents}) END"
+    )
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -105,7 +154,7 @@ def _quoted(spec: ColumnSpec) -> str:
     return f"'\"' || left({raw(spec)}, {QUOTED_CELL_CHARS}) || '\"'"
 
 
-def _cell_rules(spec: ColumnSpec) -> list[Rule]:
+def _cell_rules(spec: ColumnSpec, money: MoneyMode) -> list[Rule]:
     value, converted, name = raw(spec), typed(spec), spec.name
     rules = []
     if spec.required:
@@ -113,6 +162,11 @@ def _cell_rules(spec: ColumnSpec) -> list[Rule]:
             Rule(f"missing_required:{name}", f"{value} IS NULL", sql_text(f"{name} is empty"))
         )
     invalid = f"{value} IS NOT NULL AND {converted} IS NULL"
+    money_shape = (
+        "a number (digits with an optional fraction, sign and exponent; no thousands separator)"
+        if money == "round"
+        else "a decimal with at most 2 places and no thousands separator"
+    )
     if spec.type is ColumnType.INTEGER:
         rules.append(
             Rule(
@@ -126,8 +180,8 @@ def _cell_rules(spec: ColumnSpec) -> list[Rule]:
             Rule(
                 f"invalid_money:{name}",
                 invalid,
-                f"{sql_text(name + ' ')} || {_quoted(spec)} || ' is not a decimal with at most "
-                f"2 places and no thousands separator'",
+                f"{sql_text(name + ' ')} || {_quoted(spec)} || "
+                f"{sql_text(' is not ' + money_shape)}",
             )
         )
         rules.append(
@@ -138,6 +192,14 @@ def _cell_rules(spec: ColumnSpec) -> list[Rule]:
             )
         )
     elif spec.type is ColumnType.TIMESTAMP:
+        rules.append(
+            Rule(
+                f"date_without_time:{name}",
+                f"regexp_full_match({value}, {sql_text(DATE_ONLY_PATTERN)})",
+                f"{sql_text(name + ' ')} || {_quoted(spec)} || ' is a date without a time of "
+                f"day: a timestamp needs at least hh:mm'",
+            )
+        )
         rules.append(
             Rule(
                 f"invalid_timestamp:{name}",
@@ -215,10 +277,17 @@ def user_mismatch_rule(specs: tuple[ColumnSpec, ...]) -> Rule:
     )
 
 
-def rules_for(specs: tuple[ColumnSpec, ...]) -> list[Rule]:
+def rules_for(specs: tuple[ColumnSpec, ...], money: MoneyMode) -> list[Rule]:
     """Every rule a row of these columns must keep, in the order they are reported."""
-    rules = [rule for spec in specs for rule in _cell_rules(spec)]
-    return rules + _row_rules({spec.name: spec for spec in specs})
+    rules = [rule for spec in specs if spec.rejects for rule in _cell_rules(spec, money)]
+    return rules + _row_rules({spec.name: spec for spec in specs if spec.rejects})
+
+
+def warning_rules(spec: ColumnSpec, money: MoneyMode) -> list[Rule]:
+    """The cell rules of a column whose bad value is nulled instead of rejecting the row."""
+    if spec.rejects:
+        return []
+    return [rule for rule in _cell_rules(spec, money) if not rule.name.startswith("missing_")]
 
 
 def first_broken(rules: list[Rule], field: str) -> str:

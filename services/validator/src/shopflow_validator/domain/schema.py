@@ -15,7 +15,13 @@ from enum import Enum
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import AwareDatetime
-from shopflow_contracts.rows import REQUIRED_COLUMNS, ROW_MODELS, FileKind, columns_of
+from shopflow_contracts.rows import (
+    REQUIRED_COLUMNS,
+    ROW_MODELS,
+    ROW_REJECTING_COLUMNS,
+    FileKind,
+    columns_of,
+)
 
 
 class ColumnType(Enum):
@@ -43,6 +49,8 @@ class ColumnSpec:
     required: bool
     # Allowed values (lower case) of a VOCABULARY column; empty otherwise.
     vocabulary: tuple[str, ...] = ()
+    # Whether a bad value rejects the row (ROW_REJECTING_COLUMNS); else it is nulled.
+    rejects: bool = True
 
     @property
     def sql_type(self) -> str:
@@ -80,8 +88,9 @@ def column_specs(kind: FileKind) -> tuple[ColumnSpec, ...]:
     """The columns of ``kind`` in schema order, with their type and whether a value is required."""
     model = ROW_MODELS[kind]
     required = set(REQUIRED_COLUMNS[kind])
+    rejecting = ROW_REJECTING_COLUMNS[kind]
     specs = []
     for name in columns_of(kind):
         column_type, vocabulary = _column_type(kind, name, model.model_fields[name].annotation)
-        specs.append(ColumnSpec(name, column_type, name in required, vocabulary))
+        specs.append(ColumnSpec(name, column_type, name in required, vocabulary, name in rejecting))
     return tuple(specs)

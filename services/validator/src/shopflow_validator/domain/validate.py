@@ -1,6 +1,7 @@
-"""Validate one staged CSV file into local outputs: accepted Parquet, rejected CSV, JSON report.
+"""Validate one staged CSV file into local outputs: accepted Parquet and rejected CSV.
 
-``validate_file`` is the domain's entry point; it touches only local files. The heavy
+``validate_file`` is the domain's entry point; it touches only local files and returns
+everything the file's report says (``report.file_report`` builds the report from it). The heavy
 lifting is DuckDB's: the file is read once as text, every cell converted and checked in
 SQL (``rules``), and the accepted rows written to Parquet straight from DuckDB, with a
 memory limit and a spill directory, so a file larger than memory never passes through
@@ -11,7 +12,6 @@ records and check the encoding, and once afterwards for the raw text of rejected
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,17 +20,32 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from shopflow_contracts.report import (
+    ColumnWarning,
+    MoneyMode,
+    MoneyRounding,
+    NulledCell,
+    RepeatedRow,
+    RoundedMoney,
+)
 from shopflow_contracts.rows import (
+    COLUMN_ALIASES,
     PRIMARY_KEYS,
     REQUIRED_COLUMNS,
     FileKind,
+    canonical_header,
     columns_of,
     missing_columns,
     normalise_header,
     recognise_kind,
 )
 
-from shopflow_validator.domain.model import FileError, FileValidationResult, ValidationConfig
+from shopflow_validator.domain.model import (
+    REPORT_LISTED_ROWS,
+    FileError,
+    FileValidationResult,
+    ValidationConfig,
+)
 from shopflow_validator.domain.records import (
     IN_RECORDS,
     IN_RUN,
@@ -49,21 +64,20 @@ from shopflow_validator.domain.rules import (
     ident,
     parts_expression,
     raw,
+    rounded,
+    rounded_expression,
     rules_for,
     sql_text,
     typed,
     typed_expression,
     user_mismatch_rule,
+    warned,
+    warned_message,
+    warning_rules,
 )
-from shopflow_validator.domain.schema import ColumnSpec, column_specs
+from shopflow_validator.domain.schema import ColumnSpec, ColumnType, column_specs
 
 REJECTS_HEADER = ("source_key", "line", "rule", "message", "raw_line")
-LINEAGE_COLUMNS = ("_ingest_seq", "_source_key", "_source_line")
-LINE_NUMBERING = (
-    "line is the 1-based physical line of the decompressed file on which the record starts "
-    "(CR LF and LF each end a line; blank lines count as lines but are not rows); raw_line "
-    "is the record's exact text without its line terminator and without a BOM"
-)
 # DuckDB's reader error types -> the rule a record it could not parse is rejected under.
 PARSE_ERROR_RULES = {
     "MISSING COLUMNS": "wrong_field_count",
@@ -76,9 +90,6 @@ STRAY_CR_MESSAGE = (
     "or end lines with LF or CR LF"
 )
 REJECTS_PAGE_ROWS = 50_000
-# How many duplicate and correction rows a report lists by line (all are counted).
-REPORT_LISTED_ROWS = 1_000
-ACCOUNTING = "rows_in == accepted + rejected + duplicates + pending"
 PADDED_PATTERNS = (" %", "% ", "\t%", "%\t")
 
 
@@ -98,10 +109,12 @@ class _Layout:
     positions: dict[str, int]
     width: int
     extra: tuple[str, ...]
+    # Header name -> the column it was read as (an alias an export uses).
+    aliases: dict[str, str]
 
 
 def _layout(header: list[str], kind: FileKind) -> _Layout | FileError:
-    names = normalise_header(header)
+    names = canonical_header(kind, header)
     schema = columns_of(kind)
     recognised = recognise_kind(header)
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
@@ -137,7 +150,12 @@ def _layout(header: list[str], kind: FileKind) -> _Layout | FileError:
         return FileError(
             "duplicate_column", f"column(s) appear more than once: {', '.join(duplicated)}"
         )
-    return _Layout(positions, len(names), tuple(extra))
+    aliases = {
+        name: COLUMN_ALIASES[kind][name]
+        for name in normalise_header(header)
+        if name in COLUMN_ALIASES[kind]
+    }
+    return _Layout(positions, len(names), tuple(extra), aliases)
 
 
 def connect(database: Path, spill_dir: Path, config: ValidationConfig) -> Any:
@@ -179,7 +197,7 @@ def _batch_orders_join(batch_orders: Path | None, specs: tuple[ColumnSpec, ...])
         f"LEFT JOIN (SELECT order_id, user_id AS {BATCH_ORDER_USER}, "
         f"source_key AS {BATCH_ORDER_SOURCE}, line AS {BATCH_ORDER_LINE} "
         f"FROM read_parquet({sql_text(str(batch_orders))})) AS batch_orders "
-        f"ON batch_orders.order_id = converted.{order_id}"
+        f"ON batch_orders.order_id = flagged.{order_id}"
     )
 
 
@@ -189,6 +207,7 @@ def _checked_table_sql(
     specs: tuple[ColumnSpec, ...],
     rules: list[Rule],
     batch_orders: Path | None,
+    money: MoneyMode,
 ) -> str:
     def cell(spec: ColumnSpec) -> str:
         index = layout.positions.get(spec.name)
@@ -208,7 +227,35 @@ def _checked_table_sql(
         for spec in specs
         if (expression := parts_expression(spec)) is not None
     )
-    converted = ", ".join(f"{typed_expression(spec)} AS {typed(spec)}" for spec in specs)
+    converted = ", ".join(f"{typed_expression(spec, money)} AS {typed(spec)}" for spec in specs)
+    warned_specs = [spec for spec in specs if warning_rules(spec, money)]
+    rounded_specs = [spec for spec in specs if money == "round" and spec.type is ColumnType.MONEY]
+    flag_expressions = [
+        f"{first_broken(warning_rules(spec, money), 'name')} AS {warned(spec)}"
+        for spec in warned_specs
+    ] + [f"{rounded_expression(spec)} AS {rounded(spec)}" for spec in rounded_specs]
+    # A warned cell is nulled; the warning's message and a rounded cell's text are kept
+    # for the report's listing, only on the (rare) rows that have them.
+    output = [
+        f"CASE WHEN {warned(spec)} IS NULL THEN {typed(spec)} END AS {typed(spec)}"
+        if spec in warned_specs
+        else typed(spec)
+        for spec in specs
+    ]
+    output += [
+        f"{warned(spec)}, CASE WHEN {warned(spec)} IS NOT NULL THEN "
+        f"{first_broken(warning_rules(spec, money), 'message')} END AS {warned_message(spec)}"
+        for spec in warned_specs
+    ]
+    output += [
+        f"{rounded(spec)}, CASE WHEN {rounded(spec)} THEN {raw(spec)} END "
+        f"AS {ident('rt_' + spec.name)}"
+        for spec in rounded_specs
+    ]
+    flagged = " OR ".join(
+        [f"{warned(spec)} IS NOT NULL" for spec in warned_specs]
+        + [f"coalesce({rounded(spec)}, false)" for spec in rounded_specs]
+    )
     return f"""
         CREATE TABLE checked AS
         WITH cells AS (
@@ -217,13 +264,15 @@ def _checked_table_sql(
         ),
         parts AS (SELECT *{", " + parts if parts else ""} FROM cells),
         converted AS (SELECT *, {converted} FROM parts),
+        flagged AS (SELECT *{"".join(", " + flag for flag in flag_expressions)} FROM converted),
         judged AS (
             SELECT *, {first_broken(rules, "name")} AS rule
-            FROM converted {_batch_orders_join(batch_orders, specs)}
+            FROM flagged {_batch_orders_join(batch_orders, specs)}
         )
-        SELECT _line, {", ".join(typed(spec) for spec in specs)}, rule,
+        SELECT _line, {", ".join(output)}, rule,
                -- Only a rejected row pays for building its message.
-               CASE WHEN rule IS NOT NULL THEN {first_broken(rules, "message")} END AS message
+               CASE WHEN rule IS NOT NULL THEN {first_broken(rules, "message")} END AS message,
+               {flagged or "false"} AS _flagged
         FROM judged
     """
 
@@ -431,13 +480,21 @@ def _write_rejects(
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-@dataclass(frozen=True)
-class _Repeat:
-    """A row whose key an earlier accepted row of the file had (see ``_repeats_table_sql``)."""
+# The accepted rows that are written: passed every rule and are no duplicate.
+_WRITTEN = (
+    "_line IN (SELECT line FROM verdicts WHERE rule IS NULL) "
+    "AND _line NOT IN (SELECT line FROM repeats WHERE kind = 'duplicate')"
+)
 
-    line: int
-    key: int
-    of_line: int
+
+@dataclass(frozen=True)
+class _Findings:
+    """What the written rows carry beside their values: nulled cells and rounded money."""
+
+    money_rounding: MoneyRounding = field(default_factory=MoneyRounding)
+    money_rounding_rows: tuple[RoundedMoney, ...] = ()
+    column_warnings: tuple[ColumnWarning, ...] = ()
+    column_warning_cells: tuple[NulledCell, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -447,17 +504,85 @@ class _RowOutcome:
     duplicates: int = 0
     corrections: int = 0
     # The first REPORT_LISTED_ROWS of each, by line.
-    duplicate_rows: tuple[_Repeat, ...] = ()
-    correction_rows: tuple[_Repeat, ...] = ()
+    duplicate_rows: tuple[RepeatedRow, ...] = ()
+    correction_rows: tuple[RepeatedRow, ...] = ()
+    findings: _Findings = field(default_factory=_Findings)
 
 
-def _listed_repeats(connection: Any, kind: str) -> tuple[_Repeat, ...]:
+def _listed_repeats(connection: Any, kind: str) -> tuple[RepeatedRow, ...]:
     rows = connection.execute(
         # An inlined LIMIT, as in _rejects_from_duckdb, so it plans as a top-N.
         f"SELECT line, key, of_line FROM repeats WHERE kind = {sql_text(kind)} "
         f"ORDER BY line LIMIT {int(REPORT_LISTED_ROWS)}"
     ).fetchall()
-    return tuple(_Repeat(int(line), int(key), int(of_line)) for line, key, of_line in rows)
+    return tuple(
+        RepeatedRow(line=int(line), key=int(key), of_line=int(of_line))
+        for line, key, of_line in rows
+    )
+
+
+def _findings(connection: Any, specs: tuple[ColumnSpec, ...], money: MoneyMode) -> _Findings:
+    """Counts and the first rows of the written rows' warned cells and rounded money."""
+    warned_specs = [spec for spec in specs if warning_rules(spec, money)]
+    rounded_specs = [spec for spec in specs if money == "round" and spec.type is ColumnType.MONEY]
+    if not warned_specs and not rounded_specs:
+        return _Findings()
+    (any_flagged,) = connection.execute("SELECT count(*) FROM checked WHERE _flagged").fetchone()
+    if not any_flagged:
+        return _Findings()
+    connection.execute(
+        f"CREATE TEMP TABLE findings AS SELECT * FROM checked WHERE _flagged AND {_WRITTEN}"
+    )
+    warnings: list[ColumnWarning] = []
+    cells: list[NulledCell] = []
+    for spec in warned_specs:
+        for rule, count in connection.execute(
+            f"SELECT {warned(spec)}, count(*) FROM findings WHERE {warned(spec)} IS NOT NULL "
+            "GROUP BY ALL ORDER BY 1"
+        ).fetchall():
+            warnings.append(ColumnWarning(column=spec.name, rule=str(rule), count=int(count)))
+    if warned_specs:
+        listed = " UNION ALL ".join(
+            f"SELECT _line, {sql_text(spec.name)} AS column_name, {warned(spec)} AS rule, "
+            f"{warned_message(spec)} AS message FROM findings WHERE {warned(spec)} IS NOT NULL"
+            for spec in warned_specs
+        )
+        cells = [
+            NulledCell(line=int(line), column=str(column), rule=str(rule), message=str(message))
+            for line, column, rule, message in connection.execute(
+                f"SELECT * FROM ({listed}) ORDER BY _line, column_name LIMIT {REPORT_LISTED_ROWS}"
+            ).fetchall()
+        ]
+    rounding = MoneyRounding()
+    rounded_rows: list[RoundedMoney] = []
+    if rounded_specs:
+        any_rounded = " OR ".join(f"coalesce({rounded(spec)}, false)" for spec in rounded_specs)
+        counts = connection.execute(
+            f"SELECT count(*) FILTER (WHERE {any_rounded}), "
+            + ", ".join(f"count(*) FILTER (WHERE {rounded(spec)})" for spec in rounded_specs)
+            + " FROM findings"
+        ).fetchone()
+        rounding = MoneyRounding(
+            rows=int(counts[0]),
+            by_column={
+                spec.name: int(count)
+                for spec, count in zip(rounded_specs, counts[1:], strict=True)
+                if count
+            },
+        )
+        listed = " UNION ALL ".join(
+            f"SELECT _line, {sql_text(spec.name)} AS column_name, "
+            f"{ident('rt_' + spec.name)} AS text, {typed(spec)} AS value "
+            f"FROM findings WHERE {rounded(spec)}"
+            for spec in rounded_specs
+        )
+        rounded_rows = [
+            RoundedMoney(line=int(line), column=str(column), text=str(text)[:80], value=value)
+            for line, column, text, value in connection.execute(
+                f"SELECT * FROM ({listed}) ORDER BY _line, column_name LIMIT {REPORT_LISTED_ROWS}"
+            ).fetchall()
+        ]
+    return _Findings(rounding, tuple(rounded_rows), tuple(warnings), tuple(cells))
 
 
 def _check_rows(
@@ -473,7 +598,7 @@ def _check_rows(
     batch_orders: Path | None,
 ) -> _RowOutcome:
     specs = column_specs(kind)
-    rules = rules_for(specs)
+    rules = rules_for(specs, config.money)
     if batch_orders is not None and kind is FileKind.ORDER_ITEMS:
         rules.append(user_mismatch_rule(specs))
     else:
@@ -483,7 +608,9 @@ def _check_rows(
     spill.mkdir()
     connection = connect(scratch / "validate.duckdb", spill, config)
     try:
-        connection.execute(_checked_table_sql(split, layout, specs, rules, batch_orders))
+        connection.execute(
+            _checked_table_sql(split, layout, specs, rules, batch_orders, config.money)
+        )
         connection.execute(_verdicts_table_sql(split, layout.width))
         connection.execute(_repeats_table_sql(specs, key))
         verdicts, passed = connection.execute(
@@ -516,54 +643,11 @@ def _check_rows(
             corrections=int(corrections),
             duplicate_rows=_listed_repeats(connection, "duplicate"),
             correction_rows=_listed_repeats(connection, "correction"),
+            findings=_findings(connection, specs, config.money) if accepted else _Findings(),
         )
     finally:
         connection.close()
     return outcome
-
-
-def _report(
-    result: FileValidationResult, split: SplitFile, rows: _RowOutcome, key: str
-) -> dict[str, Any]:
-    return {
-        "kind": result.kind.value,
-        "source_key": result.source_key,
-        "staged_key": result.staged_key,
-        "ingest_seq": result.ingest_seq,
-        "gzip": split.gzip,
-        "header_line": split.header_line,
-        "accounting": ACCOUNTING,
-        "rows_in": result.rows_in,
-        "accepted": result.accepted,
-        "rejected": result.rejected,
-        "duplicates": result.duplicates,
-        "pending": result.pending,
-        "corrections": result.corrections,
-        "rejected_share": str(round(float(result.rejected_share), 6)),
-        "rejects_by_rule": result.rejects_by_rule,
-        "primary_key": key,
-        "listed_rows_limit": REPORT_LISTED_ROWS,
-        "duplicate_rows": [
-            {"line": row.line, "key": row.key, "duplicate_of_line": row.of_line}
-            for row in rows.duplicate_rows
-        ],
-        "correction_rows": [
-            {"line": row.line, "key": row.key, "corrects_line": row.of_line}
-            for row in rows.correction_rows
-        ],
-        "warnings": list(result.warnings),
-        "extra_columns_ignored": list(result.extra_columns),
-        "file_error": (
-            None
-            if result.file_error is None
-            else {"rule": result.file_error.rule, "message": result.file_error.message}
-        ),
-        "line_numbering": LINE_NUMBERING,
-    }
-
-
-def write_report(path: Path, report: dict[str, Any]) -> None:
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def validate_file(
@@ -580,11 +664,11 @@ def validate_file(
 ) -> FileValidationResult:
     """Validate the CSV (or gzipped CSV) at ``path`` as a ``kind_expected`` file.
 
-    Writes into ``out_dir``: ``<stem>.parquet`` (accepted rows, only if any),
-    ``<stem>.rejected.csv`` (only if a row was rejected) and ``<stem>.report.json``.
-    ``stem`` defaults to the file name without ``.csv``/``.gz``. Same input, same outputs,
-    byte for byte. Intermediate files go to a scratch directory in ``out_dir`` that is
-    removed before returning.
+    Writes into ``out_dir``: ``<stem>.parquet`` (accepted rows, only if any) and
+    ``<stem>.rejected.csv`` (only if a row was rejected); the result holds everything the
+    file's report says. ``stem`` defaults to the file name without ``.csv``/``.gz``. Same
+    input, same outputs, byte for byte. Intermediate files go to a scratch directory in
+    ``out_dir`` that is removed before returning.
 
     ``batch_orders`` (order items only) is a Parquet file of the batch's accepted orders
     (``order_id, user_id, source_key, line``, one row per order): an item whose order is
@@ -595,8 +679,7 @@ def validate_file(
     out_dir.mkdir(parents=True, exist_ok=True)
     accepted_path = out_dir / f"{stem}.parquet"
     rejects_path = out_dir / f"{stem}.rejected.csv"
-    report_path = out_dir / f"{stem}.report.json"
-    for stale in (accepted_path, rejects_path, report_path):
+    for stale in (accepted_path, rejects_path):
         stale.unlink(missing_ok=True)
 
     scratch = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
@@ -604,13 +687,14 @@ def validate_file(
         split = split_records(path, scratch)
         file_error = split.error
         extra: tuple[str, ...] = ()
+        aliases: dict[str, str] = {}
         rows = _RowOutcome()
         if file_error is None and split.header is not None:
             layout = _layout(split.header, kind_expected)
             if isinstance(layout, FileError):
                 file_error = layout
             else:
-                extra = layout.extra
+                extra, aliases = layout.extra, layout.aliases
                 if split.rows_in:
                     try:
                         rows = _check_rows(
@@ -642,6 +726,7 @@ def validate_file(
                     rejects_path, source_key, split, _rejects_of_whole_file(split, file_error)
                 )
             )
+        findings = rows.findings
         result = FileValidationResult(
             kind=kind_expected,
             source_key=source_key,
@@ -654,13 +739,21 @@ def validate_file(
             file_error=file_error,
             accepted_path=accepted_path if rows.accepted else None,
             rejects_path=rejects_path if rows.by_rule else None,
-            report_path=report_path,
             ingest_seq=ingest_seq,
             staged_key=staged_key,
             duplicates=rows.duplicates,
             corrections=rows.corrections,
+            header=tuple(split.header or ()),
+            header_line=split.header_line,
+            gzip=split.gzip,
+            column_aliases=aliases,
+            duplicate_rows=rows.duplicate_rows,
+            correction_rows=rows.correction_rows,
+            money_rounding=findings.money_rounding,
+            money_rounding_rows=findings.money_rounding_rows,
+            column_warnings=findings.column_warnings,
+            column_warning_cells=findings.column_warning_cells,
         )
-        write_report(report_path, _report(result, split, rows, PRIMARY_KEYS[kind_expected]))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return result

@@ -13,10 +13,11 @@ Conventions that apply to every file:
   exponent (``1.5E1``, ``6.0e-2``); no thousands separator. It is converted to exact cents
   from its text (never through a binary float), rounded half away from zero (``0.125`` is
   ``0.13``, as the KPI ratios round). A rounding is float noise when the text is within
-  ``max(1e-6, |cents| x 2^-23)`` of the cents, i.e. what a FLOAT32 or FLOAT64 rendering of an
-  exact amount leaves (``59.990001678466797`` is 1.7e-6 away from ``59.99``, the nearest
-  FLOAT32); any larger rounding (a real sub-cent amount such as ``0.125``) is counted and
-  listed in the file's report. With the validator's ``money_mode=strict`` a money cell must
+  ``max(1e-6, |cents| / (2^24 - 1))`` of the cents: at most half a FLOAT32 unit in the last
+  place, what a FLOAT32 or FLOAT64 rendering of an exact amount leaves (``59.990001678466797``
+  is 1.7e-6 away from ``59.99``, the nearest FLOAT32); any larger rounding (a real sub-cent
+  amount such as ``0.125``) is counted and listed in the file's report. (Above about 16,000 a
+  third decimal place is within FLOAT32's precision, and cannot be told from noise.) With the validator's ``money_mode=strict`` a money cell must
   have at most two places instead, and no exponent.
 - Descriptive fields (``name``, ``brand``, ``department``, ``sku``) may be blank.
 - Only the columns in ``ROW_REJECTING_COLUMNS`` can reject a row (each says why); a bad

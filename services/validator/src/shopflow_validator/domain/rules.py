@@ -6,11 +6,13 @@ e.g. ``'1.0'`` casts to BIGINT), and ``TRY_CAST`` turns what still cannot be rep
 overflowing id, 30 February) into NULL instead of aborting the statement. A non-blank cell
 whose typed value is NULL breaks a rule.
 
-Money is converted by DuckDB's VARCHAR -> DECIMAL(18,2) cast, which reads the digits of the
-text exactly (exponent included) and rounds half away from zero: no binary float is ever
-involved (``tests/unit/validator/test_validator_money.py`` checks it against Python's
-``Decimal``). See ``shopflow_contracts.rows`` for what money may look like and what counts
-as float noise.
+Money is converted by DuckDB's VARCHAR -> DECIMAL casts, which read the digits of the text
+exactly: no binary float is ever involved. Whole cents (at most two places, no exponent) cast
+straight to DECIMAL(18,2); any other spelling is read as DECIMAL(38,20) and rounded to the
+cent half away from zero by ``round``, because the direct cast mis-rounds some exponents
+(``5E-4`` comes out as 0.01). ``tests/unit/validator/test_validator_money.py`` checks both
+against Python's ``Decimal``. See ``shopflow_contracts.rows`` for what money may look like
+and what counts as float noise.
 
 The first broken rule, in schema column order and then the cross-column rules, is the
 rule a rejected row is counted under. Only the columns of ``ROW_REJECTING_COLUMNS`` have
@@ -32,11 +34,12 @@ INTEGER_PATTERN = r"[+-]?[0-9]+"
 MONEY_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 # ``money_mode=strict``: at most two places and no exponent; 16 integer digits at most.
 STRICT_MONEY_PATTERN = r"[+-]?[0-9]{1,16}(\.[0-9]{1,2})?"
-# Money text whose value is already whole cents: no rounding to look at.
-CENTS_PATTERN = r"[+-]?[0-9]*\.?[0-9]{0,2}"
-# A rounding is float noise within max(1e-6, |cents| x 2^-23): FLOAT32's relative precision.
+# Money text whose value is already whole cents: no rounding to do or to look at.
+CENTS_PATTERN = r"[+-]?([0-9]{1,16}(\.[0-9]{0,2})?|\.[0-9]{1,2})"
+# A rounding is float noise within max(1e-6, |cents| / (2^24 - 1)): at most half a FLOAT32
+# unit in the last place of the amount, what a FLOAT32 (or FLOAT64) rendering leaves.
 NOISE_ABSOLUTE = "0.000001"
-NOISE_RELATIVE_INVERSE = 2**23
+NOISE_RELATIVE_INVERSE = 2**24 - 1
 # ISO-8601 date, 'T' or a space, hh:mm[:ss[.fraction]], optional zone (Z, UTC, +hh[[:]mm]).
 TIMESTAMP_PATTERN = (
     r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2})(:[0-9]{2}(?:\.[0-9]{1,9})?)?"
@@ -106,11 +109,16 @@ def typed_expression(spec: ColumnSpec, money: MoneyMode) -> str:
             f"THEN TRY_CAST({value} AS BIGINT) END"
         )
     if spec.type is ColumnType.MONEY:
-        # VARCHAR -> DECIMAL reads the digits exactly and rounds half away from zero.
-        pattern = MONEY_PATTERN if money == "round" else STRICT_MONEY_PATTERN
+        if money == "strict":
+            return (
+                f"CASE WHEN regexp_full_match({value}, {sql_text(STRICT_MONEY_PATTERN)}) "
+                f"THEN TRY_CAST({value} AS DECIMAL(18,2)) END"
+            )
         return (
-            f"CASE WHEN regexp_full_match({value}, {sql_text(pattern)}) "
-            f"THEN TRY_CAST({value} AS DECIMAL(18,2)) END"
+            f"CASE WHEN regexp_full_match({value}, {sql_text(CENTS_PATTERN)}) "
+            f"THEN TRY_CAST({value} AS DECIMAL(18,2)) "
+            f"WHEN regexp_full_match({value}, {sql_text(MONEY_PATTERN)}) "
+            f"THEN TRY_CAST(round(TRY_CAST({value} AS DECIMAL(38,20)), 2) AS DECIMAL(18,2)) END"
         )
     if spec.type is ColumnType.TIMESTAMP:
         parts = _timestamp_parts(spec)

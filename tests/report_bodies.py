@@ -16,7 +16,7 @@ def report_body(**fields: Any) -> dict[str, Any]:
 
     The golden's line listings and findings are emptied so the counts given stay consistent.
     """
-    body = json.loads(GOLDEN_REPORT.read_text(encoding="utf-8"))
+    body: dict[str, Any] = json.loads(GOLDEN_REPORT.read_text(encoding="utf-8"))
     body.update(
         duplicate_rows=[],
         correction_rows=[],

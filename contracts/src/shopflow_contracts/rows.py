@@ -17,8 +17,9 @@ Conventions that apply to every file:
   place, what a FLOAT32 or FLOAT64 rendering of an exact amount leaves (``59.990001678466797``
   is 1.7e-6 away from ``59.99``, the nearest FLOAT32); any larger rounding (a real sub-cent
   amount such as ``0.125``) is counted and listed in the file's report. (Above about 16,000 a
-  third decimal place is within FLOAT32's precision, and cannot be told from noise.) With the validator's ``money_mode=strict`` a money cell must
-  have at most two places instead, and no exponent.
+  third decimal place is within FLOAT32's precision, and cannot be told from noise.) With
+  the validator's ``money_mode=strict`` a money cell must have at most two places instead, and
+  no exponent.
 - Descriptive fields (``name``, ``brand``, ``department``, ``sku``) may be blank.
 - Only the columns in ``ROW_REJECTING_COLUMNS`` can reject a row (each says why); a bad
   value in any other column of a row model is nulled and counted as a column warning. A

@@ -90,9 +90,13 @@ RUN install -d -o 10001 -g 10001 -m 0700 /var/lib/shopflow
 VOLUME ["/var/lib/shopflow"]
 ENV SHOPFLOW_SERVICE=${SERVICE} \
     SHOPFLOW_WORK_DIR=/var/lib/shopflow \
+    SHOPFLOW_HEALTH_FILE=/var/lib/shopflow/alive \
     TMPDIR=/var/lib/shopflow
 USER 10001:10001
 WORKDIR /var/lib/shopflow
+# The worker touches its health file on every loop pass and every keep-alive of a running
+# task; the same command is the ECS task definition's health check.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["shopflow-healthcheck"]
 # The worker stops cleanly on SIGTERM (ECS, docker stop): the task in hand is finished.
 STOPSIGNAL SIGTERM
 CMD ["shopflow-service"]

@@ -32,6 +32,10 @@ class RecordingCallback:
     def fail(self, task_token: str, error: str, cause: str) -> None:
         self.failed.append((task_token, error, cause))
 
+    def heartbeat(self, task_token: str) -> None:
+        """An invalid envelope never runs, so nothing heartbeats."""
+        raise AssertionError(f"heartbeat for {task_token}")
+
 
 def must_not_run(command: LoadCommand) -> Any:
     raise AssertionError(f"an invalid envelope reached the handler: {command}")

@@ -325,7 +325,8 @@ def resolve_definition(template: Mapping[str, Any], outputs: Mapping[str, str]) 
     """The state machine definition of a rendered template with its substitutions resolved.
 
     Each substituted value (``{"Ref": "LoaderQueue"}``, ...) is looked up among the template's
-    Outputs with the same ``Value``; ``outputs`` maps output keys to the deployed values.
+    Outputs with the same ``Value``; ``outputs`` maps output keys to the deployed values. The
+    partition (``{"Ref": "AWS::Partition"}``) is read from the state machine's ARN.
     """
     (logical_id,) = _state_machine_ids(template)
     definition = template["Resources"][logical_id]["Properties"]["DefinitionString"]
@@ -334,10 +335,16 @@ def resolve_definition(template: Mapping[str, Any], outputs: Mapping[str, str]) 
         json.dumps(output["Value"], sort_keys=True): key
         for key, output in template.get("Outputs", {}).items()
     }
+    pseudo = {
+        json.dumps({"Ref": "AWS::Partition"}): outputs["StateMachineArn"].split(":")[1],
+    }
     resolved: list[str] = []
     for part in parts:
         if isinstance(part, str):
             resolved.append(part)
+            continue
+        if json.dumps(part, sort_keys=True) in pseudo:
+            resolved.append(pseudo[json.dumps(part, sort_keys=True)])
             continue
         key = by_value.get(json.dumps(part, sort_keys=True))
         if key is None or key not in outputs:

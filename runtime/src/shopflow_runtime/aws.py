@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from shopflow_contracts.messages import TaskFailure
@@ -36,6 +39,11 @@ class SqsTaskQueue:
     def delete(self, receipt_handle: str) -> None:
         self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=receipt_handle)
 
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        self._sqs.change_message_visibility(
+            QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
 
 _CLOSED_TOKEN_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
@@ -49,6 +57,9 @@ class StepFunctionsTaskCallback:
 
     def fail(self, task_token: str, error: str, cause: str) -> None:
         self._call(self._sfn.send_task_failure, taskToken=task_token, error=error, cause=cause)
+
+    def heartbeat(self, task_token: str) -> None:
+        self._call(self._sfn.send_task_heartbeat, taskToken=task_token)
 
     @staticmethod
     def _call(method: Callable[..., Any], **kwargs: Any) -> None:
@@ -83,3 +94,46 @@ class DynamoFailureLog:
                 "recorded_at": {"S": datetime.now(UTC).isoformat()},
             },
         )
+
+
+class EcsTaskProtection:
+    """Scale-in protection of this ECS task, through the ECS agent's task-protection endpoint.
+
+    ``ECS_AGENT_URI`` is set by ECS in every task; the agent calls ``UpdateTaskProtection``
+    with the task role. The protection expires by itself after ``expires_minutes``, so a hung
+    worker cannot keep its task forever.
+    """
+
+    def __init__(self, agent_uri: str, expires_minutes: int, timeout_seconds: float = 5) -> None:
+        self._url = f"{agent_uri.rstrip('/')}/task-protection/v1/state"
+        self._expires_minutes = expires_minutes
+        self._timeout = timeout_seconds
+
+    def hold(self) -> None:
+        self._put({"ProtectionEnabled": True, "ExpiresInMinutes": self._expires_minutes})
+
+    def release(self) -> None:
+        self._put({"ProtectionEnabled": False})
+
+    def _put(self, state: dict[str, Any]) -> None:
+        request = urllib.request.Request(  # noqa: S310 - the agent's URL comes from ECS itself
+            self._url,
+            data=json.dumps(state).encode(),
+            headers={"Content-Type": "application/json"},
+            method="PUT",
+        )
+        with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
+            answer = json.loads(response.read() or b"{}")
+        if answer.get("failure") or answer.get("error"):
+            raise RuntimeError(f"task protection refused: {answer}")
+
+
+class FileLiveness:
+    """Touches a file; ``shopflow-healthcheck`` (the container's health check) reads its age."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def beat(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.touch()

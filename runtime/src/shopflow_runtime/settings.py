@@ -6,10 +6,13 @@ its own fields; the shared ones are spelled, bounded and documented once, here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shopflow_runtime.worker import KeepAlivePolicy
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 AddressingStyle = Literal["auto", "path", "virtual"]
@@ -18,7 +21,7 @@ AddressingStyle = Literal["auto", "path", "virtual"]
 class AwsSettings(BaseSettings):
     """How a process reaches AWS (or an emulator) and how it logs."""
 
-    model_config = SettingsConfigDict(env_prefix="SHOPFLOW_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SHOPFLOW_", extra="ignore", populate_by_name=True)
 
     aws_endpoint_url: str | None = Field(
         default=None, description="Unset on AWS; the moto server URL on a laptop or in compose."
@@ -83,6 +86,37 @@ class WorkerSettings(AwsSettings):
         "path reads, and each service's own ledger items."
     )
 
+    heartbeat_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="While a task runs: SendTaskHeartbeat and a visibility extension this often.",
+    )
+    task_visibility_seconds: int = Field(
+        default=90,
+        ge=2,
+        le=43_200,
+        description="Each keep-alive hides the message this long: a dead task's message is "
+        "redelivered this long after its last keep-alive. Shorter than the state machine's "
+        "HeartbeatSeconds.",
+    )
+    ecs_agent_uri: str | None = Field(
+        default=None,
+        # Set by ECS itself in every task, without our prefix.
+        validation_alias=AliasChoices("ECS_AGENT_URI", "SHOPFLOW_ECS_AGENT_URI"),
+        description="Unset outside ECS: then there is no scale-in protection to ask for.",
+    )
+    scale_in_protection_minutes: int = Field(
+        default=70,
+        ge=1,
+        le=2880,
+        description="A held task's protection expires after this even if never released.",
+    )
+    health_file: Path | None = Field(
+        default=None,
+        description="Touched while the worker makes progress; read by shopflow-healthcheck.",
+    )
+
     @model_validator(mode="after")
     def _read_timeout_outlasts_the_poll(self) -> Self:
         if self.aws_read_timeout_seconds <= self.poll_wait_seconds:
@@ -90,4 +124,11 @@ class WorkerSettings(AwsSettings):
                 f"aws_read_timeout_seconds ({self.aws_read_timeout_seconds}) must exceed "
                 f"poll_wait_seconds ({self.poll_wait_seconds})"
             )
+        self.keep_alive_policy()
         return self
+
+    def keep_alive_policy(self) -> KeepAlivePolicy:
+        return KeepAlivePolicy(
+            interval_seconds=self.heartbeat_interval_seconds,
+            visibility_seconds=self.task_visibility_seconds,
+        )

@@ -6,8 +6,15 @@ against its contract, does the work and answers ``SendTaskSuccess`` (a result en
 ``SendTaskFailure`` (a typed error). The message is deleted only after the answer went out,
 so a worker that dies mid-task leaves the message to be redelivered.
 
-The loop knows the queue, the callback and the failure log only by their ports (below);
-``shopflow_runtime.aws`` has the boto3 adapters a service's bootstrap plugs in.
+While a task runs, a keep-alive thread sends ``SendTaskHeartbeat`` and pushes the message's
+visibility timeout forward, so a task that dies is noticed within ``KeepAlivePolicy``'s
+visibility window (its message is redelivered to another worker) and the state machine's
+``HeartbeatSeconds`` (the token times out and the state is retried), not at the state's
+``TimeoutSeconds``. While it holds a message, the worker's ECS task is protected from scale-in.
+
+The loop knows the queue, the callback, the failure log, the scale-in protection and the
+liveness signal only by their ports (below); ``shopflow_runtime.aws`` has the adapters a
+service's bootstrap plugs in (``shopflow_runtime.wiring`` does that from the settings).
 """
 
 from __future__ import annotations
@@ -16,8 +23,8 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -42,11 +49,31 @@ class TaskQueue(Protocol):
 
     def delete(self, receipt_handle: str) -> None: ...
 
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        """Hide the message for ``seconds`` from now (0: redeliver it at once)."""
+        ...
+
 
 class TaskCallback(Protocol):
     def succeed(self, task_token: str, output: str) -> None: ...
 
     def fail(self, task_token: str, error: str, cause: str) -> None: ...
+
+    def heartbeat(self, task_token: str) -> None: ...
+
+
+class ScaleInProtection(Protocol):
+    """Keeps the process's task from being stopped by a scale-in while it holds messages."""
+
+    def hold(self) -> None: ...
+
+    def release(self) -> None: ...
+
+
+class Liveness(Protocol):
+    """Tells a health check that the worker still makes progress."""
+
+    def beat(self) -> None: ...
 
 
 class FailureLog(Protocol):
@@ -69,6 +96,26 @@ class TaskTokenClosedError(Exception):
     """The execution behind a task token no longer waits for it (timed out, answered, ended)."""
 
 
+@dataclass(frozen=True)
+class KeepAlivePolicy:
+    """How often a running task proves it is alive, and how long its message stays hidden.
+
+    A task that dies is redelivered ``visibility_seconds`` after its last keep-alive at the
+    latest; the state machine's ``HeartbeatSeconds`` must be longer than that, so the
+    replacement worker still finds the task token open and keeps it alive in turn.
+    """
+
+    interval_seconds: float = 30.0
+    visibility_seconds: int = 90
+
+    def __post_init__(self) -> None:
+        if not 0 < 2 * self.interval_seconds < self.visibility_seconds:
+            raise ValueError(
+                f"keep-alive every {self.interval_seconds}s needs a visibility window of more "
+                f"than twice that, not {self.visibility_seconds}s"
+            )
+
+
 @dataclass
 class TaskWorker(Generic[CommandT]):
     """Runs one stage: ``handle`` turns a valid command envelope into a result envelope."""
@@ -81,10 +128,14 @@ class TaskWorker(Generic[CommandT]):
     failure_log: FailureLog | None = None
     wait_seconds: int = 20
     max_messages: int = 1
+    keep_alive: KeepAlivePolicy = field(default_factory=KeepAlivePolicy)
+    protection: ScaleInProtection | None = None
+    liveness: Liveness | None = None
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker started", extra={"stage": self.stage})
         while not stop.is_set():
+            self._beat()
             try:
                 self.poll_once()
             except Exception:
@@ -96,8 +147,10 @@ class TaskWorker(Generic[CommandT]):
 
     def poll_once(self) -> int:
         messages = self.queue.receive(self.max_messages, self.wait_seconds)
-        for message in messages:
-            self.process(message)
+        if messages:
+            with self._protected():
+                for message in messages:
+                    self.process(message)
         return len(messages)
 
     def process(self, message: QueueMessage) -> None:
@@ -107,7 +160,8 @@ class TaskWorker(Generic[CommandT]):
         command, token = parsed
         context = {"stage": self.stage, "run_id": command.run_id, "message_id": message.message_id}
         log.info("task received", extra=context)
-        outcome = self._run_handler(command, context)
+        with self._kept_alive(message, token, context):
+            outcome = self._run_handler(command, context)
         if isinstance(outcome, TaskError):
             self._answer(message, lambda: self._fail(token, command.run_id, outcome))
             return
@@ -137,6 +191,51 @@ class TaskWorker(Generic[CommandT]):
             # backoff and a fresh message, so this one is answered and deleted.
             log.exception("task crashed", extra=context)
             return TaskError(TaskErrorName.TRANSIENT, f"{type(crash).__name__}: {crash}")
+
+    @contextlib.contextmanager
+    def _kept_alive(
+        self, message: QueueMessage, token: str, context: dict[str, str]
+    ) -> Iterator[None]:
+        keeper = _KeepAlive(self, message, token, context)
+        keeper.beat()  # at once: the queue's own visibility timeout may be shorter
+        thread = threading.Thread(target=keeper.run, name=f"{self.stage}-keep-alive", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            keeper.done.set()
+            thread.join(timeout=self.keep_alive.interval_seconds + 10)
+
+    @contextlib.contextmanager
+    def _protected(self) -> Iterator[None]:
+        # Protection is best effort: without it a scale-in may stop the task mid-work, and
+        # the keep-alive's redelivery then recovers the work; never a reason to skip it.
+        if self.protection is not None:
+            try:
+                self.protection.hold()
+            except Exception:
+                log.warning(
+                    "scale-in protection not set", exc_info=True, extra={"stage": self.stage}
+                )
+        try:
+            yield
+        finally:
+            if self.protection is not None:
+                try:
+                    self.protection.release()
+                except Exception:
+                    log.warning(
+                        "scale-in protection not released",
+                        exc_info=True,
+                        extra={"stage": self.stage},
+                    )
+
+    def _beat(self) -> None:
+        if self.liveness is not None:
+            try:
+                self.liveness.beat()
+            except OSError:
+                log.warning("liveness not recorded", exc_info=True, extra={"stage": self.stage})
 
     def _fail(self, token: str, run_id: str, failure: TaskError) -> None:
         cause = TaskFailure(
@@ -185,6 +284,43 @@ class TaskWorker(Generic[CommandT]):
         )
         with contextlib.suppress(TaskTokenClosedError):
             self._fail(token, _readable_run_id(message.body), failure)
+
+
+class _KeepAlive:
+    """The heartbeats of one task, sent from a thread while the handler runs."""
+
+    def __init__(
+        self, worker: TaskWorker[Any], message: QueueMessage, token: str, context: dict[str, str]
+    ) -> None:
+        self._worker = worker
+        self._message = message
+        self._token: str | None = token
+        self._context = context
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self._worker.keep_alive.interval_seconds):
+            self.beat()
+
+    def beat(self) -> None:
+        worker = self._worker
+        worker._beat()
+        if self._token is not None:
+            try:
+                worker.callback.heartbeat(self._token)
+            except TaskTokenClosedError:
+                # The execution stopped waiting (timed out, or answered by another worker's
+                # copy): the result will be dropped when answered; stop heartbeating.
+                log.warning("task token closed while working", extra=self._context)
+                self._token = None
+            except Exception:
+                log.warning("heartbeat not sent", exc_info=True, extra=self._context)
+        try:
+            worker.queue.change_visibility(
+                self._message.receipt_handle, worker.keep_alive.visibility_seconds
+            )
+        except Exception:
+            log.warning("message visibility not extended", exc_info=True, extra=self._context)
 
 
 def _readable_json(body: str) -> dict[str, Any]:

@@ -147,6 +147,7 @@ def test_state_machine_definition_has_the_real_resources(
         .replace("${EventBusName}", outputs.event_bus_name)
         .replace("${NotificationsTopicArn}", outputs.notifications_topic_arn)
         .replace("${LedgerTableName}", outputs.ledger_table)
+        .replace("${Partition}", "aws")
     )
     assert json.loads(definition_text) == json.loads(expected_text)
     states = json.loads(definition_text)["States"]

@@ -414,8 +414,11 @@ def test_resolve_definition_uses_the_stack_outputs(rendered: dict[str, Any]) -> 
     from shopflow_cli.deploy import resolve_definition
 
     values = {key: f"<{key}>" for key in rendered["Outputs"]}
+    values["StateMachineArn"] = "arn:aws-cn:states:cn-north-1:123456789012:stateMachine:sf-pipeline"
     definition = json.loads(resolve_definition(rendered, values))
     states = definition["States"]
+    # The partition comes from the state machine's own ARN, for every service integration
+    assert states["LoadData"]["Resource"] == "arn:aws-cn:states:::sqs:sendMessage.waitForTaskToken"
     assert states["LoadData"]["Parameters"]["QueueUrl"] == "<LoaderQueueUrl>"
     assert states["ValidateData"]["Parameters"]["QueueUrl"] == "<ValidatorQueueUrl>"
     assert states["ComputeKpis"]["Parameters"]["QueueUrl"] == "<KpiQueueUrl>"
@@ -474,3 +477,28 @@ def test_the_batch_staged_event_is_spelled_as_its_contract_says(source: dict[str
     # Then both say exactly what the contract says
     assert (entry["Source"], entry["DetailType"]) == (BATCH_STAGED_SOURCE, BATCH_STAGED_DETAIL_TYPE)
     assert pattern == {"source": [BATCH_STAGED_SOURCE], "detail-type": [BATCH_STAGED_DETAIL_TYPE]}
+
+
+def test_every_work_state_notices_a_dead_worker_by_its_missing_heartbeats() -> None:
+    # Given the workers' keep-alive defaults (a dead task's message reappears after the
+    # visibility window; its replacement then heartbeats the same token)
+    from shopflow_runtime.settings import WorkerSettings
+
+    fields = WorkerSettings.model_fields
+    interval = fields["heartbeat_interval_seconds"].default
+    visibility = fields["task_visibility_seconds"].default
+    definition = json.loads(ASL.read_text())
+    work_states = {
+        name: state
+        for name, state in definition["States"].items()
+        if str(state.get("Resource", "")).endswith(".waitForTaskToken")
+    }
+    assert set(work_states) >= {"LoadData", "ValidateData", "ComputeKpis"}
+    for name, state in work_states.items():
+        # Then each state times its token out on missing heartbeats, long after the
+        # redelivery a replacement worker would pick up, and far before TimeoutSeconds
+        assert visibility + interval < state["HeartbeatSeconds"] < state["TimeoutSeconds"], name
+        # ... and a heartbeat timeout is retried like any other timeout
+        retried = {error for rule in state["Retry"] for error in rule["ErrorEquals"]}
+        assert "States.Timeout" in retried, name
+    assert definition["TimeoutSeconds"] >= max(s["TimeoutSeconds"] for s in work_states.values())

@@ -75,6 +75,7 @@ class FakeObjectStore:
 class FakeQueue:
     pending: list[QueueMessage] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    visibility_changes: list[tuple[str, int]] = field(default_factory=list)
     receive_calls: int = 0
 
     def send(self, body: str) -> None:
@@ -88,6 +89,9 @@ class FakeQueue:
 
     def delete(self, receipt_handle: str) -> None:
         self.deleted.append(receipt_handle)
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        self.visibility_changes.append((receipt_handle, seconds))
 
 
 T0 = datetime(2025, 4, 1, 6, 0, 0, tzinfo=UTC)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 from shopflow_contracts.messages import (
     KpiCommand,
     KpiOutcome,
@@ -17,11 +21,15 @@ from shopflow_contracts.messages import (
     TaskFailure,
 )
 from shopflow_runtime.worker import (
+    KeepAlivePolicy,
     QueueMessage,
     TaskError,
     TaskTokenClosedError,
     TaskWorker,
 )
+
+# Every fake writes what happened, in order, to one journal the tests read.
+Journal = list[str]
 
 GOLDEN_COMMAND = (
     Path(__file__).resolve().parents[3] / "contracts" / "examples" / "kpi_command.json"
@@ -32,28 +40,67 @@ GOLDEN_COMMAND = (
 class FakeQueue:
     messages: list[QueueMessage] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    visibility: list[tuple[str, int]] = field(default_factory=list)
+    journal: Journal = field(default_factory=list)
 
     def receive(self, max_messages: int, wait_seconds: int) -> list[QueueMessage]:
         taken, self.messages = self.messages[:max_messages], self.messages[max_messages:]
         return taken
 
     def delete(self, receipt_handle: str) -> None:
+        self.journal.append("delete")
         self.deleted.append(receipt_handle)
+
+    def change_visibility(self, receipt_handle: str, seconds: int) -> None:
+        self.journal.append("visibility")
+        self.visibility.append((receipt_handle, seconds))
 
 
 @dataclass
 class FakeCallback:
     successes: list[tuple[str, str]] = field(default_factory=list)
     failures: list[tuple[str, str, str]] = field(default_factory=list)
+    heartbeats: list[str] = field(default_factory=list)
     closed: bool = False
+    journal: Journal = field(default_factory=list)
 
     def succeed(self, task_token: str, output: str) -> None:
+        self.journal.append("succeed")
         if self.closed:
             raise TaskTokenClosedError("TaskTimedOut")
         self.successes.append((task_token, output))
 
     def fail(self, task_token: str, error: str, cause: str) -> None:
+        self.journal.append("fail")
         self.failures.append((task_token, error, cause))
+
+    def heartbeat(self, task_token: str) -> None:
+        self.journal.append("heartbeat")
+        self.heartbeats.append(task_token)
+        if self.closed:
+            raise TaskTokenClosedError("TaskTimedOut")
+
+
+@dataclass
+class FakeProtection:
+    journal: Journal
+    broken: bool = False
+
+    def hold(self) -> None:
+        self.journal.append("hold")
+        if self.broken:
+            raise OSError("agent unreachable")
+
+    def release(self) -> None:
+        self.journal.append("release")
+
+
+@dataclass
+class FakeLiveness:
+    beats: int = 0
+
+    def beat(self) -> None:
+        self.beats += 1
 
 
 @dataclass
@@ -79,8 +126,9 @@ def result_for(command: KpiCommand) -> KpiResult:
 
 
 def worker_with(handle, body: str = GOLDEN_COMMAND, receive_count: int = 1):  # type: ignore[no-untyped-def]
-    queue = FakeQueue([QueueMessage("m1", "rh1", body, receive_count)])
-    callback = FakeCallback()
+    journal: Journal = []
+    queue = FakeQueue([QueueMessage("m1", "rh1", body, receive_count)], journal=journal)
+    callback = FakeCallback(journal=journal)
     log = FakeFailureLog()
     worker = TaskWorker(
         stage="kpi",
@@ -90,8 +138,25 @@ def worker_with(handle, body: str = GOLDEN_COMMAND, receive_count: int = 1):  # 
         callback=callback,
         failure_log=log,
         wait_seconds=0,
+        # Short enough for a test; the production default is 30 s / 90 s.
+        keep_alive=KeepAlivePolicy(interval_seconds=0.05, visibility_seconds=5),
     )
     return worker, queue, callback, log
+
+
+def handler_waiting_for(
+    condition: Callable[[], bool], seconds: float = 10
+) -> Callable[[KpiCommand], KpiResult]:
+    """A handler that works until ``condition`` holds (bounded), like a long task."""
+
+    def handle(command: KpiCommand) -> KpiResult:
+        pause = threading.Event()
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:
+            pause.wait(0.01)
+        return result_for(command)
+
+    return handle
 
 
 def test_a_valid_command_is_answered_with_its_result_then_deleted() -> None:
@@ -152,3 +217,95 @@ def test_an_answer_to_a_closed_token_still_deletes_the_message() -> None:
     callback.closed = True
     worker.poll_once()
     assert queue.deleted == ["rh1"]
+
+
+def test_while_a_task_runs_it_heartbeats_and_keeps_its_message_hidden() -> None:
+    # Given a task that runs until it has seen three keep-alives
+    worker, queue, callback, _ = worker_with(result_for)
+    worker.handle = handler_waiting_for(lambda: len(callback.heartbeats) >= 3)
+    # When the worker handles it
+    worker.poll_once()
+    # Then each keep-alive sent a heartbeat with the task's token and hid the message for the
+    # policy's window again, all before the answer; none after it
+    token = json.loads(GOLDEN_COMMAND)["task_token"]
+    assert len(callback.heartbeats) >= 3 and set(callback.heartbeats) == {token}
+    assert set(queue.visibility) == {("rh1", 5)} and len(queue.visibility) >= 3
+    answered = queue.journal.index("succeed")
+    assert "heartbeat" not in queue.journal[answered:]
+    assert "visibility" not in queue.journal[answered:]
+    assert queue.journal[-1] == "delete"
+
+
+def test_the_first_keep_alive_comes_at_once_not_after_an_interval() -> None:
+    # Given a keep-alive interval far longer than the task
+    worker, queue, _, _ = worker_with(result_for)
+    worker.keep_alive = KeepAlivePolicy(interval_seconds=60, visibility_seconds=300)
+    # When a quick task runs
+    worker.poll_once()
+    # Then its message was still hidden for the policy's window as soon as work began
+    assert queue.journal[:2] == ["heartbeat", "visibility"]
+    assert queue.visibility == [("rh1", 300)]
+
+
+def test_a_closed_token_stops_the_heartbeats_but_the_task_still_finishes() -> None:
+    # Given a task whose execution stopped waiting for it
+    worker, queue, callback, _ = worker_with(result_for)
+    worker.handle = handler_waiting_for(lambda: len(queue.visibility) >= 3)
+    callback.closed = True
+    # When the worker handles it
+    worker.poll_once()
+    # Then it heartbeat once (told the token is closed), kept hiding the message while it
+    # worked, and deleted it at the end
+    assert len(callback.heartbeats) == 1
+    assert len(queue.visibility) >= 3
+    assert queue.deleted == ["rh1"]
+
+
+def test_a_task_holds_scale_in_protection_from_receipt_until_its_message_is_deleted() -> None:
+    # Given a worker in an ECS task
+    worker, queue, _, _ = worker_with(result_for)
+    worker.protection = FakeProtection(queue.journal)
+    # When it handles a message, then the protection spans the whole task
+    worker.poll_once()
+    assert queue.journal[0] == "hold" and queue.journal[-1] == "release"
+    assert queue.journal.index("delete") < queue.journal.index("release")
+    # ... and an empty poll asks for no protection at all
+    queue.journal.clear()
+    worker.poll_once()
+    assert queue.journal == []
+
+
+def test_an_unreachable_ecs_agent_does_not_stop_the_work() -> None:
+    worker, queue, callback, _ = worker_with(result_for)
+    worker.protection = FakeProtection(queue.journal, broken=True)
+    worker.poll_once()
+    assert len(callback.successes) == 1 and queue.deleted == ["rh1"]
+    assert queue.journal[-1] == "release"
+
+
+def test_the_worker_beats_its_liveness_on_every_pass_and_while_a_task_runs() -> None:
+    # Given a worker with a liveness signal and a task that waits for three keep-alives
+    liveness = FakeLiveness()
+    worker, _, callback, _ = worker_with(result_for)
+    waiting = handler_waiting_for(lambda: len(callback.heartbeats) >= 3)
+    worker.liveness = liveness
+    stop = threading.Event()
+
+    def handle_then_stop(command: KpiCommand) -> BaseModel:
+        result = waiting(command)
+        stop.set()
+        return result
+
+    worker.handle = handle_then_stop
+    # When the loop makes one pass
+    worker.run(stop)
+    # Then the pass and every keep-alive beat
+    assert liveness.beats >= 1 + 3
+
+
+@pytest.mark.parametrize(("interval", "visibility"), [(30, 60), (0, 90), (45, 90)])
+def test_a_visibility_window_must_outlast_two_keep_alive_intervals(
+    interval: float, visibility: int
+) -> None:
+    with pytest.raises(ValueError, match="visibility window"):
+        KeepAlivePolicy(interval_seconds=interval, visibility_seconds=visibility)

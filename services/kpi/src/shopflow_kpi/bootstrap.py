@@ -6,8 +6,8 @@ from datetime import timedelta
 from typing import Final
 
 from shopflow_contracts.messages import KpiCommand
-from shopflow_runtime.aws import DynamoFailureLog, SqsTaskQueue, StepFunctionsTaskCallback
 from shopflow_runtime.clients import AwsClientFactory, ClientSource
+from shopflow_runtime.wiring import build_task_worker
 from shopflow_runtime.worker import TaskWorker
 
 from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
@@ -45,12 +45,11 @@ def build_worker(
     settings: KpiSettings, clients: ClientSource | None = None
 ) -> TaskWorker[KpiCommand]:
     clients = clients or AwsClientFactory(settings)
-    return TaskWorker(
+    return build_task_worker(
         stage=STAGE,
         command_type=KpiCommand,
         handle=build_handler(settings, clients).handle,
-        queue=SqsTaskQueue(clients.client("sqs"), settings.kpi_queue_url),
-        callback=StepFunctionsTaskCallback(clients.client("stepfunctions")),
-        failure_log=DynamoFailureLog(clients.client("dynamodb"), settings.ledger_table),
-        wait_seconds=settings.poll_wait_seconds,
+        queue_url=settings.kpi_queue_url,
+        settings=settings,
+        clients=clients,
     )

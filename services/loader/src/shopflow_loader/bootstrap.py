@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shopflow_contracts.messages import LoadCommand, WaitSeconds
-from shopflow_runtime.aws import DynamoFailureLog, SqsTaskQueue, StepFunctionsTaskCallback
+from shopflow_runtime.aws import SqsTaskQueue
 from shopflow_runtime.clients import AwsClientFactory, ClientSource
+from shopflow_runtime.wiring import build_task_worker
 from shopflow_runtime.worker import TaskWorker
 
 from shopflow_loader.adapters.dynamo import DynamoLedger
@@ -25,11 +26,12 @@ class Loader:
 
 def build_loader(settings: LoaderSettings, clients: ClientSource | None = None) -> Loader:
     clients = clients or AwsClientFactory(settings)
-    sqs, sfn = clients.client("sqs"), clients.client("stepfunctions")
-    executions = StepFunctionsExecutions(sfn, settings.state_machine_arn)
+    executions = StepFunctionsExecutions(
+        clients.client("stepfunctions"), settings.state_machine_arn
+    )
     ledger = DynamoLedger(clients.client("dynamodb"), settings.ledger_table)
     trigger = ArrivalTrigger(
-        queue=SqsTaskQueue(sqs, settings.arrivals_queue_url),
+        queue=SqsTaskQueue(clients.client("sqs"), settings.arrivals_queue_url),
         ledger=ledger,
         executions=executions,
         config=TriggerConfig(
@@ -49,13 +51,12 @@ def build_loader(settings: LoaderSettings, clients: ClientSource | None = None) 
         executions=executions,
         data_bucket=settings.data_bucket,
     )
-    worker = TaskWorker(
+    worker = build_task_worker(
         stage="load",
         command_type=LoadCommand,
         handle=handler.handle,
-        queue=SqsTaskQueue(sqs, settings.loader_queue_url),
-        callback=StepFunctionsTaskCallback(sfn),
-        failure_log=DynamoFailureLog(clients.client("dynamodb"), settings.ledger_table),
-        wait_seconds=settings.poll_wait_seconds,
+        queue_url=settings.loader_queue_url,
+        settings=settings,
+        clients=clients,
     )
     return Loader(trigger=trigger, worker=worker)

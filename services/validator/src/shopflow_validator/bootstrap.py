@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from shopflow_contracts.messages import ValidateCommand
-from shopflow_runtime.aws import DynamoFailureLog, SqsTaskQueue, StepFunctionsTaskCallback
 from shopflow_runtime.clients import AwsClientFactory, ClientSource
+from shopflow_runtime.wiring import build_task_worker
 from shopflow_runtime.worker import TaskWorker
 
 from shopflow_validator.adapters.s3 import S3ObjectStore
@@ -40,12 +40,11 @@ def build_worker(
 ) -> TaskWorker[ValidateCommand]:
     clients = clients or AwsClientFactory(settings)
     handler = build_handler(settings, clients.client("s3"))
-    return TaskWorker(
+    return build_task_worker(
         stage=STAGE,
         command_type=ValidateCommand,
         handle=handler.handle,
-        queue=SqsTaskQueue(clients.client("sqs"), settings.validator_queue_url),
-        callback=StepFunctionsTaskCallback(clients.client("stepfunctions")),
-        failure_log=DynamoFailureLog(clients.client("dynamodb"), settings.ledger_table),
-        wait_seconds=settings.poll_wait_seconds,
+        queue_url=settings.validator_queue_url,
+        settings=settings,
+        clients=clients,
     )

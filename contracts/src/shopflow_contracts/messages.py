@@ -218,6 +218,14 @@ class QuarantinedFile(Contract):
     rejects_key: str | None
 
 
+class FileSchemaChanges(Contract):
+    """How one file's header differs from the last accepted file of its kind."""
+
+    kind: FileKind
+    source_key: str
+    changes: list[SchemaChange] = Field(min_length=1)
+
+
 class ValidationOutcome(Contract):
     batch_id: BatchId
     files: list[FileValidation]
@@ -229,6 +237,10 @@ class ValidationOutcome(Contract):
         default="complete", description="partial: at least one file was quarantined."
     )
     quarantined: list[QuarantinedFile] = Field(default_factory=list)
+    schema_changes: list[FileSchemaChanges] = Field(
+        default_factory=list,
+        description="The files (accepted or quarantined) whose header changed, in batch order.",
+    )
 
     @model_validator(mode="after")
     def _partial_names_the_quarantined(self) -> Self:

@@ -6,6 +6,7 @@ import gzip
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 from shopflow_contracts.rows import FileKind, columns_of
 from shopflow_validator.domain import FileValidationResult, stem_of
@@ -606,3 +607,21 @@ def test_given_the_csv_reader_gives_up_when_validated_then_the_file_fails_as_dat
     assert result.file_error.rule == "unreadable_csv"
     assert "state machine" in result.file_error.message
     assert (result.rows_in, result.accepted, result.rejected) == (3, 0, 3)
+
+
+def test_given_a_file_with_a_correction_when_written_then_its_parquet_says_how_many_keys_repeat(
+    tmp_path: Path,
+) -> None:
+    corrected = GOOD_ORDERS + "1,10,complete,2025-03-30T16:14:26,,,,2\n"
+
+    plain = validate(tmp_path / "plain", GOOD_ORDERS, FileKind.ORDERS)
+    repeated = validate(tmp_path / "repeated", corrected, FileKind.ORDERS)
+
+    assert (plain.corrections, repeated.corrections) == (0, 1)
+    for result, repeats in ((plain, b"0"), (repeated, b"1")):
+        assert result.accepted_path is not None
+        metadata = duckdb.sql(
+            f"SELECT value FROM parquet_kv_metadata('{result.accepted_path}') "
+            "WHERE key = 'shopflow.key_repeats'"
+        ).fetchall()
+        assert metadata == [(repeats,)]

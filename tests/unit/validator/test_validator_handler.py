@@ -522,6 +522,12 @@ def test_given_a_header_that_changed_since_the_last_accepted_file_when_handled_t
     ]
     assert (file.status, file.extra_columns) == ("accepted", ["inventory_item_id"])
     assert store.report(file.report_key).schema_changes == file.schema_changes
+    ((flat),) = outcome.schema_changes
+    assert (flat.kind, flat.source_key, flat.changes) == (
+        FileKind.ORDER_ITEMS,
+        second.source_key,
+        file.schema_changes,
+    )
     # The changed header is now the one later files are compared with.
     again = stage(store, FileKind.ORDER_ITEMS, "3-items.csv", changed)
     assert handler(store, tmp_path).handle(command(again)).payload.files[0].schema_changes == []

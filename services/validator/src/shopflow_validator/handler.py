@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from shopflow_contracts.envelope import utc_now
 from shopflow_contracts.messages import (
     CuratedFile,
+    FileSchemaChanges,
     FileValidation,
     QuarantinedFile,
     RejectReason,
@@ -184,6 +185,13 @@ class ValidateHandler:
             curated=[item.curated for item in validations if item.curated is not None],
             status="partial" if quarantined else "complete",
             quarantined=[_quarantined(item) for item in quarantined],
+            schema_changes=[
+                FileSchemaChanges(
+                    kind=item.result.kind, source_key=item.staged.source_key, changes=item.changes
+                )
+                for item in decided
+                if item.changes
+            ],
         )
         return ValidateResult(
             message_id=self._new_message_id(),

@@ -42,9 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from shopflow_contracts.rows import GZIP_MAGIC
+
 from shopflow_validator.domain.model import FileError
 
-GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 CHUNK_BYTES = 1 << 20
 # Where a record's raw text is: the records file, the stray file, or a run of plain lines

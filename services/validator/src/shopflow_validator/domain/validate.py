@@ -394,8 +394,17 @@ def _repeats_table_sql(specs: tuple[ColumnSpec, ...], key: ColumnSpec) -> str:
     """
 
 
+# Parquet key-value metadata of a curated file: how many of its rows have a key an earlier
+# row of the file has (its corrections). 0 tells the kpi stage the file's keys are unique.
+KEY_REPEATS_METADATA = "shopflow.key_repeats"
+
+
 def _write_parquet_sql(
-    specs: tuple[ColumnSpec, ...], ingest_seq: str, source_key: str, target: Path
+    specs: tuple[ColumnSpec, ...],
+    ingest_seq: str,
+    source_key: str,
+    target: Path,
+    key_repeats: int,
 ) -> str:
     columns = ", ".join(
         f"CAST({typed(spec)} AS {spec.sql_type}) AS {ident(spec.name)}" for spec in specs
@@ -410,7 +419,10 @@ def _write_parquet_sql(
             WHERE checked._line IN (SELECT line FROM verdicts WHERE rule IS NULL)
               AND checked._line NOT IN (SELECT line FROM repeats WHERE kind = 'duplicate')
             ORDER BY checked._line
-        ) TO {sql_text(str(target))} (FORMAT parquet, COMPRESSION zstd)
+        ) TO {sql_text(str(target))} (
+            FORMAT parquet, COMPRESSION zstd,
+            KV_METADATA {{{sql_text(KEY_REPEATS_METADATA)}: {sql_text(str(int(key_repeats)))}}}
+        )
     """
 
 
@@ -627,7 +639,7 @@ def _check_rows(
         accepted = int(passed) - int(duplicates)
         if accepted:
             (written,) = connection.execute(
-                _write_parquet_sql(specs, ingest_seq, source_key, accepted_path)
+                _write_parquet_sql(specs, ingest_seq, source_key, accepted_path, int(corrections))
             ).fetchone()
             if written != accepted:
                 raise RuntimeError(f"{source_key}: wrote {written} of {accepted} accepted rows")

@@ -45,6 +45,7 @@ class TargetRef:
         from shopflow_cli.localstack import StackState
 
         if self.endpoint_url is None and self.stack_name is None:
+            wait_while_starting(self.state_file)
             state = StackState.load(self.state_file)
             return Target(
                 state.endpoint_url,
@@ -56,3 +57,32 @@ class TargetRef:
         stack_name = self.stack_name or "shopflow"
         cloudformation = aws_client("cloudformation", self.endpoint_url)
         return Target(self.endpoint_url, read_stack_outputs(cloudformation, stack_name))
+
+
+def wait_while_starting(state_file: Path, timeout: float = 180) -> None:
+    """If a ``shopflow up`` is starting (it holds the lock, no state file yet), wait for it:
+    ``shopflow up & shopflow upload DIR`` then just works."""
+    import fcntl
+    import time
+
+    lock_path = state_file.with_name(state_file.name + ".lock")
+    if state_file.exists() or not lock_path.exists():
+        return
+    deadline = time.monotonic() + timeout
+    noted = False
+    with lock_path.open("a") as lock:
+        while not state_file.exists():
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not noted:
+                    from shopflow_cli.output import note
+
+                    note(f"waiting for the local stack to start ({state_file}) ...")
+                    noted = True
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.3)
+                continue
+            fcntl.flock(lock, fcntl.LOCK_UN)  # nobody is starting one
+            return

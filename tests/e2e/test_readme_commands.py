@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 def readme_session() -> str:
     text = (REPO / "README.md").read_text()
     (block,) = re.findall(r"<!-- readme-session -->\n```bash\n(.*?)```", text, re.S)
-    return block
+    return str(block)
 
 
 def test_the_readme_session_runs_as_written(tmp_path: Path) -> None:

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
+import io
+import itertools
 import json
 import random
+import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -516,6 +520,240 @@ def generate_sample(
     return manifest
 
 
+# --- the same data as BigQuery's ``bq extract`` writes it ------------------------------
+
+EXPORT_MANIFEST_FILE = "export.json"
+# The same rows with every money cell in exact cents: what the KPIs must come out as.
+EXACT_DIR = "exact"
+# TheLook's own column sets (extra columns included), in its order.
+THELOOK_HEADERS: dict[str, tuple[str, ...]] = {
+    ORDERS_FILE: (
+        "order_id",
+        "user_id",
+        "status",
+        "gender",
+        "created_at",
+        "returned_at",
+        "shipped_at",
+        "delivered_at",
+        "num_of_item",
+    ),
+    ORDER_ITEMS_FILE: (
+        "id",
+        "order_id",
+        "user_id",
+        "product_id",
+        "inventory_item_id",
+        "status",
+        "created_at",
+        "shipped_at",
+        "delivered_at",
+        "returned_at",
+        "sale_price",
+    ),
+    PRODUCTS_FILE: PRODUCTS_HEADER,
+}
+# Shards per file, and which shards are gzipped (bq extract --compression GZIP on some).
+_SHARDS = {ORDERS_FILE: 2, ORDER_ITEMS_FILE: 3, PRODUCTS_FILE: 1}
+_GZIPPED_SHARDS = {ORDERS_FILE: {1}, ORDER_ITEMS_FILE: {1}, PRODUCTS_FILE: set()}
+_TIMESTAMP_COLUMNS = frozenset({"created_at", "returned_at", "shipped_at", "delivered_at"})
+_SHOPFLOW_SPELLINGS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S UTC")
+# Share of timestamps with a fraction of a second (BigQuery writes it only when non-zero).
+_FRACTION_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class ExportManifest:
+    """What ``generate_export`` wrote: the shards, their exact twins, the broken rows."""
+
+    out_dir: Path
+    shards: tuple[Path, ...]
+    """As bq extract writes them: ``<file>-<12 digits>.csv[.gz]``, each with its header."""
+    exact_shards: tuple[Path, ...]
+    """The same names under ``exact/``, the same text but money in exact cents."""
+    seed: int
+    start: date
+    days: int
+    counts: dict[str, int]
+    """Data rows per file (over its shards)."""
+    broken_rows: tuple[BrokenRow, ...] = field(default=())
+    """``file`` is the shard's name, ``line`` its line in that shard."""
+
+    def to_json(self) -> str:
+        document = {
+            "style": "bigquery",
+            "seed": self.seed,
+            "start": self.start.isoformat(),
+            "days": self.days,
+            "rows": self.counts,
+            "shards": [path.name for path in self.shards],
+            "exact_dir": EXACT_DIR,
+            "broken_rows": [
+                {
+                    "file": row.file,
+                    "line": row.line,
+                    "column": row.column,
+                    "value": row.value,
+                    "reason": row.reason,
+                    "outcome": row.outcome,
+                }
+                for row in self.broken_rows
+            ],
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _float32(value: float) -> float:
+    return float(struct.unpack("<f", struct.pack("<f", value))[0])
+
+
+def _float_money(rng: random.Random, amount: Decimal) -> str:
+    """An exact amount as a FLOAT64 column holding it is exported (TheLook's went through
+    FLOAT32): ``59.990001678466797``, ``59.990000000000002``, ``59.99`` or ``5.999E+1``."""
+    value = float(amount)
+    roll = rng.random()
+    if roll < 0.6:
+        return f"{_float32(value):.17g}"
+    if roll < 0.85:
+        return f"{value:.17g}"
+    if roll < 0.95:
+        return repr(value)
+    return f"{amount.normalize():E}"
+
+
+def _sub_cent_cost(rng: random.Random, cost: Decimal) -> tuple[str, str]:
+    """A cost as TheLook has it (retail x a random share: a real sub-cent amount), and its
+    cents. Never half a cent, so no float rendering can round it the other way."""
+    extra = rng.choice([k for k in range(1, 100) if k != 50])
+    exact = cost + Decimal(extra).scaleb(-4)
+    return f"{float(exact):.17g}", _money(exact)
+
+
+def _export_timestamp(rng: random.Random, text: str, zone: str) -> str:
+    for spelling in _SHOPFLOW_SPELLINGS:
+        try:
+            moment = datetime.strptime(text, spelling)
+        except ValueError:
+            continue
+        micros = rng.randrange(1, 1_000_000) if rng.random() < _FRACTION_SHARE else 0
+        fraction = f".{micros:06d}" if micros else ""
+        return f"{moment:%Y-%m-%d %H:%M:%S}{fraction}{zone}"
+    return text  # not one the generator writes (a broken cell): left as it is
+
+
+def _export_rows(
+    rng: random.Random,
+    name: str,
+    rows: list[list[str]],
+    broken: dict[int, str],
+    zones: list[str],
+) -> tuple[list[list[str]], list[list[str]]]:
+    """(as exported, exact twin) of one file's rows; ``broken``: row index -> broken column,
+    left as it is in both; ``zones``: the zone suffix of each row's timestamps."""
+    header = _HEADERS[name]
+    exported: list[list[str]] = []
+    exact: list[list[str]] = []
+    for index, row in enumerate(rows):
+        cells = dict(zip(header, row, strict=True))
+        twin = dict(cells)
+        for column, text in cells.items():
+            if broken.get(index) == column or not text:
+                continue
+            if column in _TIMESTAMP_COLUMNS:
+                cells[column] = twin[column] = _export_timestamp(rng, text, zones[index])
+            elif column == "cost":
+                cells[column], twin[column] = _sub_cent_cost(rng, Decimal(text))
+            elif column in ("sale_price", "retail_price"):
+                cells[column] = _float_money(rng, Decimal(text))
+        if name == ORDERS_FILE:
+            cells["gender"] = twin["gender"] = rng.choice("MF")
+        if name == ORDER_ITEMS_FILE:
+            inventory = str(10 * int(row[0]) + rng.randrange(10)) if row[0].isdigit() else ""
+            cells["inventory_item_id"] = twin["inventory_item_id"] = inventory
+        exported.append([cells[column] for column in THELOOK_HEADERS[name]])
+        exact.append([twin[column] for column in THELOOK_HEADERS[name]])
+    return exported, exact
+
+
+def _shard_bounds(rows: int, shards: int) -> list[tuple[int, int]]:
+    cuts = [rows * shard // shards for shard in range(shards + 1)]
+    return list(itertools.pairwise(cuts))
+
+
+def _write_shard(path: Path, header: tuple[str, ...], rows: list[list[str]]) -> None:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    body = buffer.getvalue().encode("utf-8")
+    path.write_bytes(gzip.compress(body, mtime=0) if path.name.endswith(".gz") else body)
+
+
+def generate_export(
+    out_dir: Path,
+    *,
+    seed: int = 7,
+    orders: int = 3000,
+    days: int = 42,
+    start: date = date(2025, 3, 1),
+    broken_rows: int = 12,
+) -> ExportManifest:
+    """The sample's data (same seed, same rows) written the way ``bq extract`` writes
+    TheLook: money as float renderings, microsecond timestamps with `` UTC`` or ``+00:00``
+    (the fraction only when not zero), TheLook's extra columns, sharded and partly gzipped
+    files; plus its exact twin under ``exact/``. Same arguments, same bytes."""
+    if orders < 1 or days < 1:
+        raise ValueError("orders and days must be at least 1")
+    rng = random.Random(seed)  # noqa: S311 (reproducible on purpose)
+    products, product_rows = _products(rng)
+    order_rows, item_rows = _orders_and_items(rng, products, orders, start, days)
+    tables = {ORDERS_FILE: order_rows, ORDER_ITEMS_FILE: item_rows, PRODUCTS_FILE: product_rows}
+    broken = _break_rows(rng, tables, broken_rows)
+    # Its own generator, so the data is the sample's whatever the rendering draws.
+    render = random.Random(seed * 1_000_003 + 1)  # noqa: S311
+
+    exact_dir = out_dir / EXACT_DIR
+    exact_dir.mkdir(parents=True, exist_ok=True)
+    shards: list[Path] = []
+    exact_shards: list[Path] = []
+    shard_broken: list[BrokenRow] = []
+    for name, rows in tables.items():
+        stem = name.removesuffix(".csv")
+        broken_here = {row.line - 2: row for row in broken if row.file == name}
+        for shard, (first, end) in enumerate(_shard_bounds(len(rows), _SHARDS[name])):
+            suffix = ".csv.gz" if shard in _GZIPPED_SHARDS[name] else ".csv"
+            shard_name = f"{stem}-{shard:012d}{suffix}"
+            zone = " UTC" if shard % 2 == 0 else "+00:00"
+            exported, exact = _export_rows(
+                render,
+                name,
+                rows[first:end],
+                {i - first: row.column for i, row in broken_here.items() if first <= i < end},
+                [zone] * (end - first),
+            )
+            _write_shard(out_dir / shard_name, THELOOK_HEADERS[name], exported)
+            _write_shard(exact_dir / shard_name, THELOOK_HEADERS[name], exact)
+            shards.append(out_dir / shard_name)
+            exact_shards.append(exact_dir / shard_name)
+            shard_broken += [
+                replace(row, file=shard_name, line=index - first + 2)
+                for index, row in sorted(broken_here.items())
+                if first <= index < end
+            ]
+    manifest = ExportManifest(
+        out_dir=out_dir,
+        shards=tuple(shards),
+        exact_shards=tuple(exact_shards),
+        seed=seed,
+        start=start,
+        days=days,
+        counts={name: len(rows) for name, rows in tables.items()},
+        broken_rows=tuple(shard_broken),
+    )
+    (out_dir / EXPORT_MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
+    return manifest
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m shopflow_cli.sampledata",
@@ -527,7 +765,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=42)
     parser.add_argument("--start", type=date.fromisoformat, default=date(2025, 3, 1))
     parser.add_argument("--broken-rows", type=int, default=12)
+    parser.add_argument(
+        "--style",
+        choices=("shopflow", "bigquery"),
+        default="shopflow",
+        help="bigquery: the same data as bq extract writes TheLook (float money, microsecond "
+        "timestamps, extra columns, sharded and partly gzipped files, exact twin in exact/)",
+    )
     args = parser.parse_args(argv)
+    if args.style == "bigquery":
+        try:
+            export = generate_export(
+                args.out,
+                seed=args.seed,
+                orders=args.orders,
+                days=args.days,
+                start=args.start,
+                broken_rows=args.broken_rows,
+            )
+        except ValueError as error:
+            parser.error(str(error))
+        print(f"wrote {len(export.shards)} shards to {export.out_dir} (exact twin in {EXACT_DIR}/)")
+        return
     try:
         manifest = generate_sample(
             args.out,

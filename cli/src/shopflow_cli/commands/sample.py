@@ -49,13 +49,37 @@ from shopflow_cli.output import UserError
     show_default=True,
     help="Rows deliberately broken (each listed in manifest.json with its reason).",
 )
-def command(out: Path, seed: int, orders: int, days: int, start: date, broken_rows: int) -> None:
+@click.option(
+    "--style",
+    type=click.Choice(["shopflow", "bigquery"]),
+    default="shopflow",
+    show_default=True,
+    help="bigquery: the same data as bq extract writes TheLook (float money, microsecond "
+    "timestamps, extra columns, sharded and partly gzipped files; exact twin in exact/).",
+)
+def command(
+    out: Path, seed: int, orders: int, days: int, start: date, broken_rows: int, style: str
+) -> None:
     """Write a seeded sample: both timestamp spellings, blank descriptive fields, items
     created after midnight for orders before it, and a known number of broken rows.
 
     Example: shopflow sample --out /tmp/shop --orders 20000
     """
-    from shopflow_cli.sampledata import generate_sample
+    from shopflow_cli.sampledata import EXACT_DIR, generate_export, generate_sample
+
+    if style == "bigquery":
+        with output.status(f"writing {orders:,} orders to {out} as bq extract would ..."):
+            try:
+                export = generate_export(
+                    out, seed=seed, orders=orders, days=days, start=start, broken_rows=broken_rows
+                )
+            except ValueError as problem:
+                raise UserError(str(problem), 2) from None
+        output.line(
+            f"wrote {len(export.shards)} shards to {export.out_dir} "
+            f"({len(export.broken_rows)} broken rows; exact twin in {EXACT_DIR}/)"
+        )
+        return
 
     with output.status(f"writing {orders:,} orders to {out} ..."):
         try:

@@ -20,6 +20,7 @@ thing on AWS and in moto.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -199,6 +200,8 @@ class StackOutputs(BaseModel):
     kpi_queue_url: str = Field(alias="KpiQueueUrl")
     kpi_dlq_url: str = Field(alias="KpiDlqUrl")
     batch_announcements_queue_url: str = Field(alias="BatchAnnouncementsQueueUrl")
+    # Optional: stacks deployed before it existed do not have it.
+    batch_staged_dlq_url: str = Field(default="", alias="BatchStagedDlqUrl")
     ledger_table: str = Field(alias="LedgerTable")
     daily_kpis_table: str = Field(alias="DailyKpisTable")
     category_kpis_table: str = Field(alias="CategoryKpisTable")
@@ -390,12 +393,59 @@ def _local_client(service: str, like: Any) -> Any:
     return aws_client(service, like.meta.endpoint_url, like.meta.region_name)
 
 
+TemplateStore = Callable[[str], str]
+"""Uploads a template body and returns a URL CloudFormation can read it from."""
+
+
+class S3TemplateStore:
+    """Keeps rendered templates in a bucket (the one holding the ASL copy will do).
+
+    A template over CloudFormation's 51,200-byte body limit must come from S3. CloudFormation
+    reads it with the deploying identity's own permissions, at the bucket's virtual-hosted
+    regional URL (moto resolves the same URL to its own bucket).
+    """
+
+    def __init__(self, s3_client: Any, bucket: str, prefix: str = "shopflow/templates/") -> None:
+        self._s3 = s3_client
+        self._bucket = bucket
+        self._prefix = prefix
+
+    def __call__(self, body: str) -> str:
+        key = f"{self._prefix}{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
+        self._s3.put_object(
+            Bucket=self._bucket, Key=key, Body=body.encode(), ContentType="application/json"
+        )
+        region = self._s3.meta.region_name
+        suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+        return f"https://{self._bucket}.s3.{region}.{suffix}/{key}"
+
+
+def template_source(
+    template: Mapping[str, Any], *, local: bool, store: TemplateStore | None
+) -> dict[str, str]:
+    """``TemplateBody``, or ``TemplateURL`` once the body is over CloudFormation's limit.
+
+    moto has no body limit, so a local deploy always sends the body.
+    """
+    body = template_body(template)
+    size = len(body.encode())
+    if local or size <= TEMPLATE_BODY_LIMIT:
+        return {"TemplateBody": body}
+    if store is None:
+        raise StackDeployError(
+            f"rendered template is {size} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte "
+            "TemplateBody limit: give a bucket to upload it to (shopflow deploy --template-bucket)"
+        )
+    return {"TemplateURL": store(body)}
+
+
 def deploy_stack(
     cloudformation_client: Any,
     stack_name: str,
     parameters: dict[str, str],
     template: dict[str, Any],
     *,
+    template_store: TemplateStore | None = None,
     stepfunctions_client: Any = None,
     timeout_seconds: float = 3600,
     poll_seconds: float = 5,
@@ -423,7 +473,7 @@ def deploy_stack(
         cloudformation_client,
         stack_name,
         parameters,
-        template,
+        template_source(template, local=local, store=template_store),
         timeout_seconds=timeout_seconds,
         poll_seconds=poll_seconds,
         sleep=sleep,
@@ -437,21 +487,15 @@ def _create_or_update(
     cloudformation_client: Any,
     stack_name: str,
     parameters: dict[str, str],
-    template: dict[str, Any],
+    source: dict[str, str],
     *,
     timeout_seconds: float,
     poll_seconds: float,
     sleep: Callable[[float], None],
 ) -> StackOutputs:
-    body = template_body(template)
-    if len(body.encode()) > TEMPLATE_BODY_LIMIT:
-        raise StackDeployError(
-            f"rendered template is {len(body.encode())} bytes, over CloudFormation's "
-            f"{TEMPLATE_BODY_LIMIT}-byte TemplateBody limit: upload it to S3 and use TemplateURL"
-        )
     request: dict[str, Any] = {
         "StackName": stack_name,
-        "TemplateBody": body,
+        **source,
         "Parameters": [
             {"ParameterKey": key, "ParameterValue": str(value)}
             for key, value in sorted(parameters.items())
@@ -497,3 +541,200 @@ def enable_bucket_eventbridge(s3_client: Any, bucket: str) -> None:
         Bucket=bucket,
         NotificationConfiguration={"EventBridgeConfiguration": {}},
     )
+
+
+# --- one service at a time -----------------------------------------------------------------
+
+_IMAGE_PARAMETER = re.compile(r"^ContainerImage(?P<service>[A-Z][A-Za-z]*)$")
+
+
+def deployable_services(template: Mapping[str, Any]) -> dict[str, str]:
+    """Service name -> the template parameter holding its image (``kpi`` -> ContainerImageKpi)."""
+    found = (_IMAGE_PARAMETER.match(name) for name in template.get("Parameters", {}))
+    return {match["service"].lower(): match.group(0) for match in found if match}
+
+
+def _references(node: Any) -> set[str]:
+    """Logical ids and parameters a template fragment refers to (Ref, GetAtt, Sub)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+                found.add(str(target))
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found |= {name.split(".")[0] for name in _PLACEHOLDER.findall(str(text))}
+                found |= _references(value[1] if isinstance(value, list) else {})
+            else:
+                found |= _references(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    return found
+
+
+def affected_by(template: Mapping[str, Any], parameter: str) -> set[str]:
+    """The resources a change of ``parameter`` can reach: its users, their users, and so on."""
+    resources = template.get("Resources", {})
+    uses = {name: _references(resource) for name, resource in resources.items()}
+    reached: set[str] = set()
+    frontier = {parameter}
+    while frontier:
+        frontier = {name for name, refs in uses.items() if refs & frontier} - reached
+        reached |= frontier
+    return reached
+
+
+class ResourceChange(BaseModel):
+    logical_id: str
+    resource_type: str
+    action: str
+    replacement: str = ""
+
+
+class ServiceChangeSet(BaseModel):
+    """A change set that ships one service's image, checked but not yet executed."""
+
+    stack_name: str
+    name: str
+    service: str
+    parameter: str
+    image: str
+    previous_image: str
+    changes: list[ResourceChange]
+    # False when CloudFormation found nothing to change (the image is already deployed).
+    executable: bool
+
+
+def plan_service_deploy(
+    cloudformation_client: Any,
+    stack_name: str,
+    service: str,
+    image: str,
+    *,
+    timeout_seconds: float = 600,
+    poll_seconds: float = 5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ServiceChangeSet:
+    """A change set on the deployed template in which only ``service``'s image parameter
+    changes (every other parameter keeps its value), checked to touch nothing beyond what that
+    parameter reaches (the service's task definition and ECS service).
+
+    Raises ``StackDeployError`` (and deletes the change set) when it would change anything
+    else. Nothing is changed until :func:`execute_service_deploy`.
+    """
+    stack = _describe_stack(cloudformation_client, stack_name)
+    if stack is None:
+        raise StackDeployError(f"stack {stack_name} does not exist: deploy the whole stack first")
+    deployed = cloudformation_client.get_template(StackName=stack_name, TemplateStage="Original")
+    template = deployed["TemplateBody"]
+    if isinstance(template, str):
+        template = json.loads(template)
+    services = deployable_services(template)
+    if service not in services:
+        raise StackDeployError(
+            f"unknown service {service!r}: the stack deploys {', '.join(sorted(services))}"
+        )
+    parameter = services[service]
+    current = {item["ParameterKey"]: item.get("ParameterValue", "") for item in stack["Parameters"]}
+    # Every other parameter is sent with the value the stack has now (a NoEcho one, shown only
+    # masked, as UsePreviousValue): the image is the change set's only input that differs.
+    # (moto mishandles UsePreviousValue of list parameters, so values it is.)
+    request_parameters: list[dict[str, Any]] = [
+        {"ParameterKey": key, "UsePreviousValue": True}
+        if value == "****"
+        else {"ParameterKey": key, "ParameterValue": value}
+        for key, value in current.items()
+        if key != parameter
+    ]
+    request_parameters.append({"ParameterKey": parameter, "ParameterValue": image})
+    name = f"{service}-{hashlib.sha256(image.encode()).hexdigest()[:12]}-{int(time.time())}"
+    cloudformation_client.create_change_set(
+        StackName=stack_name,
+        ChangeSetName=name,
+        ChangeSetType="UPDATE",
+        UsePreviousTemplate=True,
+        Parameters=request_parameters,
+        Capabilities=CAPABILITIES,
+        Description=f"shopflow deploy --service {service} --image {image}",
+    )
+    described = _wait_for_change_set(
+        cloudformation_client, stack_name, name, timeout_seconds, poll_seconds, sleep
+    )
+    plan = ServiceChangeSet(
+        stack_name=stack_name,
+        name=name,
+        service=service,
+        parameter=parameter,
+        image=image,
+        previous_image=current.get(parameter, ""),
+        changes=[
+            ResourceChange(
+                logical_id=change["ResourceChange"]["LogicalResourceId"],
+                resource_type=change["ResourceChange"]["ResourceType"],
+                action=change["ResourceChange"]["Action"],
+                replacement=str(change["ResourceChange"].get("Replacement", "")),
+            )
+            for change in described.get("Changes", [])
+            if change.get("Type") == "Resource"
+        ],
+        executable=described["Status"] == "CREATE_COMPLETE",
+    )
+    if described["Status"] == "FAILED":
+        reason = str(described.get("StatusReason", ""))
+        cloudformation_client.delete_change_set(StackName=stack_name, ChangeSetName=name)
+        if "didn't contain changes" not in reason and "No updates" not in reason:
+            raise StackDeployError(f"change set {name} failed: {reason}")
+        return plan
+    allowed = affected_by(template, parameter)
+    beyond = [change.logical_id for change in plan.changes if change.logical_id not in allowed]
+    if beyond:
+        cloudformation_client.delete_change_set(StackName=stack_name, ChangeSetName=name)
+        raise StackDeployError(
+            f"deploying {service} alone would also change {', '.join(beyond)}; nothing was "
+            "changed: deploy the whole stack (shopflow deploy) instead"
+        )
+    return plan
+
+
+def execute_service_deploy(
+    cloudformation_client: Any,
+    plan: ServiceChangeSet,
+    *,
+    timeout_seconds: float = 3600,
+    poll_seconds: float = 5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    if not plan.executable:
+        return
+    cloudformation_client.execute_change_set(StackName=plan.stack_name, ChangeSetName=plan.name)
+    _wait_for_stack(
+        cloudformation_client,
+        plan.stack_name,
+        timeout_seconds=timeout_seconds,
+        poll_seconds=poll_seconds,
+        sleep=sleep,
+    )
+
+
+def _wait_for_change_set(
+    cloudformation_client: Any,
+    stack_name: str,
+    name: str,
+    timeout_seconds: float,
+    poll_seconds: float,
+    sleep: Callable[[float], None],
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        described: dict[str, Any] = cloudformation_client.describe_change_set(
+            StackName=stack_name, ChangeSetName=name
+        )
+        if described["Status"] in {"CREATE_COMPLETE", "FAILED"}:
+            return described
+        if time.monotonic() > deadline:
+            raise StackDeployError(f"change set {name} still {described['Status']}")
+        sleep(poll_seconds)

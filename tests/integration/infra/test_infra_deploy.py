@@ -91,8 +91,28 @@ def test_queues_exist_with_dead_letter_queues(
         redrive = json.loads(attributes["RedrivePolicy"])
         assert redrive["deadLetterTargetArn"] == dlq_arn
         assert 3 <= int(redrive["maxReceiveCount"]) <= 5
-        assert int(attributes["VisibilityTimeout"]) >= 300
+        # The trigger's window for arrivals; the workers' keep-alive window for commands
+        assert int(attributes["VisibilityTimeout"]) == (300 if queue == "arrivals" else 90)
     sqs.get_queue_attributes(QueueUrl=outputs.batch_announcements_queue_url)
+    sqs.get_queue_attributes(QueueUrl=outputs.batch_staged_dlq_url)
+
+
+def test_the_notification_topic_is_encrypted_with_the_stacks_own_key(
+    aws_client: AwsClient, stack: tuple[str, StackOutputs]
+) -> None:
+    # (moto's CloudFormation does not create CloudWatch alarms; tests/unit/infra holds them.)
+    name, outputs = stack
+    # Then alarms can publish to it: the stack's own key, not alias/aws/sns. (moto cannot
+    # describe a key CloudFormation created, so the key is identified through the stack.)
+    resources = aws_client("cloudformation").list_stack_resources(StackName=name)
+    (key,) = [
+        r
+        for r in resources["StackResourceSummaries"]
+        if r["LogicalResourceId"] == "NotificationsKey"
+    ]
+    assert key["ResourceType"] == "AWS::KMS::Key"
+    topic = aws_client("sns").get_topic_attributes(TopicArn=outputs.notifications_topic_arn)
+    assert topic["Attributes"]["KmsMasterKeyId"] == key["PhysicalResourceId"]
 
 
 def test_tables_have_the_documented_keys(

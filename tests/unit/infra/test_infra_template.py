@@ -19,6 +19,7 @@ from shopflow_cli.deploy import (
     load_template,
     render_template,
     template_body,
+    template_source,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -138,10 +139,30 @@ def test_rendered_template_drops_the_definition_parameters(rendered: dict[str, A
     assert all(set(group["Parameters"]) <= set(rendered["Parameters"]) for group in groups)
 
 
-def test_rendered_template_fits_a_template_body(rendered: dict[str, Any]) -> None:
+def test_a_template_over_the_body_limit_is_sent_by_url_and_a_small_one_as_its_body(
+    rendered: dict[str, Any],
+) -> None:
+    # Given the rendered template (its inlined ASL makes it larger than a TemplateBody may be)
     body = template_body(rendered)
     assert json.loads(body) == rendered
-    assert len(body.encode()) < TEMPLATE_BODY_LIMIT
+    assert len(body.encode()) > TEMPLATE_BODY_LIMIT
+    uploaded: list[str] = []
+
+    def store(text: str) -> str:
+        uploaded.append(text)
+        return "https://bucket.s3.example/t.json"
+
+    # Then on AWS it goes through the store, locally (moto has no limit) as its body
+    assert template_source(rendered, local=False, store=store) == {
+        "TemplateURL": "https://bucket.s3.example/t.json"
+    }
+    assert uploaded == [body]
+    assert template_source(rendered, local=True, store=None) == {"TemplateBody": body}
+    # ... and without a store the deploy says what to pass instead of failing in AWS
+    with pytest.raises(StackDeployError, match="--template-bucket"):
+        template_source(rendered, local=False, store=None)
+    small = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    assert template_source(small, local=False, store=None) == {"TemplateBody": template_body(small)}
 
 
 def test_inline_definition_rejects_an_unknown_placeholder() -> None:
@@ -198,10 +219,12 @@ def test_work_queues_have_dead_letter_queues(source: dict[str, Any]) -> None:
         redrive = properties["RedrivePolicy"]
         assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [queue[:-5] + "Dlq", "Arn"]}
         assert 3 <= redrive["maxReceiveCount"] <= 5
-        assert properties["VisibilityTimeout"] >= 300
-    asl = json.loads(ASL.read_text())["States"]
-    for queue, state in [("LoaderQueue", "LoadData"), ("ValidatorQueue", "ValidateData")]:
-        assert resources[queue]["Properties"]["VisibilityTimeout"] >= asl[state]["TimeoutSeconds"]
+    # The trigger holds arrivals for its batch window; the workers' keep-alives extend their
+    # commands' visibility, so a work queue's own timeout is the keep-alive window
+    assert resources["ArrivalsQueue"]["Properties"]["VisibilityTimeout"] >= 300
+    for queue in ("LoaderQueue", "ValidatorQueue", "KpiQueue"):
+        visibility = resources[queue]["Properties"]["VisibilityTimeout"]
+        assert visibility == {"Ref": "TaskVisibilitySeconds"}, queue
 
 
 def test_task_roles_use_explicit_actions(source: dict[str, Any]) -> None:
@@ -264,7 +287,8 @@ def test_task_definition_sets_every_required_setting(source: dict[str, Any], ser
     assert expected <= environment
     service_props = resources[f"{prefix}Service"]["Properties"]
     assert service_props["LaunchType"] == "FARGATE"
-    assert service_props["DesiredCount"] == 1
+    # The loader runs one task; validator and kpi leave their count to autoscaling
+    assert service_props.get("DesiredCount") == (1 if service == "loader" else None)
     # Required settings of the service's own settings class, when it exists yet.
     module = pytest.importorskip(f"shopflow_{service}.settings")
     settings_classes = [
@@ -301,6 +325,10 @@ def test_stack_outputs_round_trip() -> None:
         StackOutputs.from_outputs([o for o in _outputs() if o["OutputKey"] != "KpiQueueUrl"])
 
 
+def STORE(body: str) -> str:
+    return "https://templates.example/t.json"
+
+
 class StubCloudFormation:
     """describe_stacks answers from a script of statuses; events for the failure report."""
 
@@ -308,6 +336,7 @@ class StubCloudFormation:
         self.statuses = statuses
         self.events = events
         self.calls: list[str] = []
+        self.requests: list[dict[str, Any]] = []
 
     def describe_stacks(self, StackName: str) -> dict[str, Any]:  # noqa: N803
         from botocore.exceptions import ClientError
@@ -322,6 +351,7 @@ class StubCloudFormation:
 
     def create_stack(self, **request: Any) -> None:
         self.calls.append("create")
+        self.requests.append(request)
         self.statuses = ["CREATE_IN_PROGRESS", "CREATE_IN_PROGRESS", *self.pending]
 
     def get_paginator(self, name: str) -> Any:
@@ -339,8 +369,11 @@ class StubCloudFormation:
 def test_deploy_stack_creates_and_waits() -> None:
     stub = StubCloudFormation([], [])
     stub.pending = ["CREATE_COMPLETE"]
-    outputs = deploy_stack(stub, "s", {}, render_template(TEMPLATE, ASL), sleep=lambda _: None)
+    outputs = deploy_stack(
+        stub, "s", {}, render_template(TEMPLATE, ASL), template_store=STORE, sleep=lambda _: None
+    )
     assert stub.calls == ["create"]
+    assert stub.requests[0]["TemplateURL"] == "https://templates.example/t.json"
     assert outputs.ledger_table == "value-of-LedgerTable"
 
 
@@ -368,7 +401,14 @@ def test_deploy_stack_reports_failed_resources() -> None:
     stub = StubCloudFormation([], events)
     stub.pending = ["ROLLBACK_COMPLETE"]
     with pytest.raises(StackDeployError) as failure:
-        deploy_stack(stub, "s", {}, render_template(TEMPLATE, ASL), sleep=lambda _: None)
+        deploy_stack(
+            stub,
+            "s",
+            {},
+            render_template(TEMPLATE, ASL),
+            template_store=STORE,
+            sleep=lambda _: None,
+        )
     message = str(failure.value)
     assert "ROLLBACK_COMPLETE" in message
     assert "KpiQueue (AWS::SQS::Queue) CREATE_FAILED: queue name taken" in message
@@ -380,7 +420,13 @@ def test_deploy_stack_gives_up_after_its_timeout() -> None:
     stub.pending = ["CREATE_IN_PROGRESS"]
     with pytest.raises(StackDeployError, match="still CREATE_IN_PROGRESS"):
         deploy_stack(
-            stub, "s", {}, render_template(TEMPLATE, ASL), timeout_seconds=0, sleep=lambda _: None
+            stub,
+            "s",
+            {},
+            render_template(TEMPLATE, ASL),
+            template_store=STORE,
+            timeout_seconds=0,
+            sleep=lambda _: None,
         )
 
 

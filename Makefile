@@ -34,6 +34,8 @@ setup: uv
 # every installed module once pays.
 setup-compiled: uv
 	@$(UV) sync --all-packages --frozen --quiet --compile-bytecode
+	@# The terminal test (tests/e2e/test_cli_terminal_e2e.py) drives shopflow in tmux.
+	@command -v tmux >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq tmux; } >/dev/null
 
 demo: setup
 	@$(RUN) shopflow demo

@@ -149,3 +149,38 @@ def uploaded(s3: Any, bucket: str, key: str) -> Upload:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def follow_uploads(
+    target: Target,
+    uploads: list[Upload],
+    started: datetime,
+    *,
+    timeout: float,
+    batch_window: float,
+    health_check: Callable[[], None] = lambda: None,
+) -> dict[str, Run]:
+    """Wait for the runs of ``uploads`` with a progress display (plain lines off a tty)."""
+    from shopflow_cli.progress import FileProgress
+    from shopflow_cli.runs import Runs
+
+    runs_view = Runs(target)
+    with FileProgress([upload.key for upload in uploads], "waiting for a run") as progress:
+        watch = UploadWatch(
+            target,
+            uploads,
+            started,
+            on_change=lambda u, what: progress.update(u.key, what, done=u.run is None),
+        )
+
+        def tick(runs: dict[str, Run]) -> None:
+            health_check()
+            for upload in uploads:
+                if upload.run is not None and upload.run in runs:
+                    run = runs[upload.run]
+                    stage = runs_view.stage_of(run) if run.status == "RUNNING" else run.status
+                    progress.update(
+                        upload.key, f"run {run.name}: {stage}", done=run.status != "RUNNING"
+                    )
+
+        return watch.wait(quiet_seconds=batch_window + 3, timeout=timeout, tick=tick)

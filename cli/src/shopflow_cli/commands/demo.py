@@ -46,6 +46,7 @@ def command(
     from shopflow_cli.commands.kpis import CATEGORY_TABLE, DAY_TABLE
     from shopflow_cli.localstack import LocalStack, stop_on_interrupt_or_terminate
     from shopflow_cli.runs import Runs, show_accounting, show_runs
+    from shopflow_cli.uploads import follow_uploads, now, uploaded
 
     files = operations.csv_files_under(data)
     if not files:
@@ -57,21 +58,23 @@ def command(
     ) as stack:
         target = stack.target
         started = time.monotonic()
-        keys = operations.upload_files(
-            target.client("s3"),
-            target.outputs.data_bucket,
-            files,
-            names=[path.relative_to(data).as_posix() for path in files],
-        )
-        output.line(f"uploaded {len(keys)} file(s) from {data}; waiting for the pipeline ...")
-        operations.wait_until_settled(
-            target.client("stepfunctions"),
-            target.client("sqs"),
-            target.outputs.state_machine_arn,
-            target.outputs.arrivals_queue_url,
-            expected_at_least=1,
-            quiet_seconds=batch_window + 2,
+        s3 = target.client("s3")
+        bucket = target.outputs.data_bucket
+        since = now()
+        uploads = []
+        for path in files:
+            # Relative paths as keys: split exports often repeat names across folders.
+            (key,) = operations.upload_files(
+                s3, bucket, [path], names=[path.relative_to(data).as_posix()]
+            )
+            uploads.append(uploaded(s3, bucket, key))
+        output.line(f"uploaded {len(uploads)} file(s) from {data}; waiting for the pipeline ...")
+        follow_uploads(
+            target,
+            uploads,
+            since,
             timeout=timeout,
+            batch_window=batch_window,
             health_check=stack.check_alive,
         )
         output.line(f"pipeline settled in {time.monotonic() - started:.1f}s")

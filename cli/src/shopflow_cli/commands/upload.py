@@ -14,7 +14,6 @@ from shopflow_cli.output import UserError
 from shopflow_cli.target import Target, TargetRef
 
 if TYPE_CHECKING:
-    from shopflow_cli.runs import Run
     from shopflow_cli.uploads import Upload
 
 
@@ -92,30 +91,12 @@ def _wait_for_runs(
     batch_window: float,
 ) -> int:
     from shopflow_cli import report
-    from shopflow_cli.progress import FileProgress
     from shopflow_cli.runs import Runs, describe_failure
-    from shopflow_cli.uploads import UploadWatch
+    from shopflow_cli.uploads import follow_uploads
     from shopflow_cli.watch import file_line
 
     runs_view = Runs(target)
-    with FileProgress([upload.key for upload in uploads], "waiting for a run") as progress:
-        watch = UploadWatch(
-            target,
-            uploads,
-            started,
-            on_change=lambda u, what: progress.update(u.key, what),
-        )
-
-        def tick(runs: dict[str, Run]) -> None:
-            for upload in uploads:
-                if upload.run is not None and upload.run in runs:
-                    run = runs[upload.run]
-                    stage = runs_view.stage_of(run) if run.status == "RUNNING" else run.status
-                    progress.update(
-                        upload.key, f"run {run.name}: {stage}", done=run.status != "RUNNING"
-                    )
-
-        runs = watch.wait(quiet_seconds=batch_window + 3, timeout=timeout, tick=tick)
+    runs = follow_uploads(target, uploads, started, timeout=timeout, batch_window=batch_window)
     failed = False
     for name in sorted({u.run for u in uploads if u.run}):
         run = runs[name]

@@ -1,8 +1,10 @@
 """A command that breaks the contract ends in the dead-letter queue, logged by message id.
 
-Real SQS semantics (moto server): the worker never deletes an invalid envelope, so each
-receive makes it visible again after the visibility timeout, and once its receive count
-passes the redrive policy's ``maxReceiveCount`` SQS moves it to the DLQ.
+Real SQS semantics (moto server): the worker never deletes an invalid envelope but makes it
+visible again at once (not after the queue's hour-long visibility timeout), and once its
+receive count passes the redrive policy's ``maxReceiveCount`` SQS moves it to the DLQ: within
+seconds. Only a run that really waits for the message is told (issue 14: a malformed message
+wrote a FAILURE# record for a run that did not exist).
 """
 
 from __future__ import annotations
@@ -37,6 +39,24 @@ class RecordingCallback:
         raise AssertionError(f"heartbeat for {task_token}")
 
 
+class RecordingFailureLog:
+    def __init__(self) -> None:
+        self.records: list[TaskFailure] = []
+
+    def record(self, failure: TaskFailure) -> None:
+        self.records.append(failure)
+
+
+class RunWaiting:
+    """The run named by the message waits for it (``waits``) or does not exist."""
+
+    def __init__(self, waits: bool) -> None:
+        self.waits = waits
+
+    def awaits(self, run_id: str, message_id: str) -> bool | None:
+        return self.waits
+
+
 def must_not_run(command: LoadCommand) -> Any:
     raise AssertionError(f"an invalid envelope reached the handler: {command}")
 
@@ -52,12 +72,15 @@ def queue_counts(sqs: Any, queue_url: str) -> tuple[int, int]:
     )
 
 
+@pytest.mark.parametrize("run_waits", [True, False])
 def test_a_malformed_command_goes_to_the_dlq_after_the_redrive_limit_and_is_logged(
     aws_client: Callable[[str], Any],
     unique_name: Callable[[str], str],
     caplog: pytest.LogCaptureFixture,
+    run_waits: bool,
 ) -> None:
-    # Given a work queue that dead-letters after two receives and hides a message for 1 s
+    # Given a work queue that dead-letters after two receives and hides a received message
+    # for an hour (the template's validator and kpi queues)
     sqs = aws_client("sqs")
     dlq_url = sqs.create_queue(QueueName=unique_name("worker-dlq"))["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -66,7 +89,7 @@ def test_a_malformed_command_goes_to_the_dlq_after_the_redrive_limit_and_is_logg
     work_url = sqs.create_queue(
         QueueName=unique_name("worker-work"),
         Attributes={
-            "VisibilityTimeout": "1",
+            "VisibilityTimeout": "3600",
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVES)}
             ),
@@ -78,29 +101,37 @@ def test_a_malformed_command_goes_to_the_dlq_after_the_redrive_limit_and_is_logg
             "message_type": "shopflow.load.command",
             "task_token": "token-1",
             "run_id": "run-1",
+            "message_id": "5d2b8c1e-0f3a-4c6d-9e7b-1a2b3c4d5e6f",
             "payload": {"objects": "not a list"},
         }
     )
     message_id = sqs.send_message(QueueUrl=work_url, MessageBody=body)["MessageId"]
     callback = RecordingCallback()
+    failures = RecordingFailureLog()
     worker = TaskWorker(
         stage="load",
         command_type=LoadCommand,
         handle=must_not_run,
         queue=SqsTaskQueue(sqs, work_url),
         callback=callback,
+        failure_log=failures,
+        progress=RunWaiting(run_waits),
         wait_seconds=1,
+        rejected_redelivery_seconds=0,
     )
     caplog.set_level(logging.INFO, logger="shopflow.worker")
 
     # When a real worker polls until SQS has moved the message to the DLQ
     received = 0
-    deadline = time.monotonic() + 30
+    started = time.monotonic()
+    deadline = started + 30
     while queue_counts(sqs, dlq_url) == (0, 0):
         assert time.monotonic() < deadline, f"not dead-lettered; received {received} time(s)"
         received += worker.poll_once()
 
-    # Then the DLQ holds exactly that message, unchanged
+    # Then it got there in seconds, not after two visibility timeouts (two hours)
+    assert time.monotonic() - started < 30
+    # And the DLQ holds exactly that message, unchanged
     dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
     assert [(m["MessageId"], m["Body"]) for m in dead["Messages"]] == [(message_id, body)]
     # And the work queue is empty
@@ -118,10 +149,15 @@ def test_a_malformed_command_goes_to_the_dlq_after_the_redrive_limit_and_is_logg
     assert [getattr(r, "receive_count", None) for r in rejections] == list(
         range(1, MAX_RECEIVES + 1)
     )
+    if not run_waits:
+        # And for a run that does not exist nothing was written nor answered
+        assert (callback.failed, failures.records, callback.succeeded) == ([], [], [])
+        return
     # And the waiting execution was told once, by a typed failure, not on every redelivery
     assert [(token, error) for token, error, _ in callback.failed] == [
         ("token-1", TaskErrorName.INVALID_MESSAGE.value)
     ]
     failure = TaskFailure.model_validate_json(callback.failed[0][2])
     assert (failure.stage, failure.run_id) == ("load", "run-1")
+    assert [record.run_id for record in failures.records] == ["run-1"]
     assert callback.succeeded == []

@@ -227,16 +227,17 @@ class StackOutputs(BaseModel):
     def worker_environment(self, service: Literal["loader", "validator", "kpi"]) -> dict[str, str]:
         """The resource-name SHOPFLOW_* settings of one worker (region/endpoint/tuning aside)."""
         # Every worker records typed failures in the ledger table (FAILURE#<run id>).
+        # And reads runs' histories to drop commands their run no longer waits for.
         shared = {
             "SHOPFLOW_DATA_BUCKET": self.data_bucket,
             "SHOPFLOW_LEDGER_TABLE": self.ledger_table,
+            "SHOPFLOW_STATE_MACHINE_ARN": self.state_machine_arn,
         }
         if service == "loader":
             return shared | {
                 "SHOPFLOW_LANDING_PREFIX": self.landing_prefix,
                 "SHOPFLOW_ARRIVALS_QUEUE_URL": self.arrivals_queue_url,
                 "SHOPFLOW_LOADER_QUEUE_URL": self.loader_queue_url,
-                "SHOPFLOW_STATE_MACHINE_ARN": self.state_machine_arn,
             }
         if service == "validator":
             return shared | {"SHOPFLOW_VALIDATOR_QUEUE_URL": self.validator_queue_url}

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from shopflow_contracts.messages import TaskFailure
 
-from shopflow_runtime.worker import QueueMessage, TaskTokenClosedError
+from shopflow_runtime.worker import QueueMessage, RunProgress, TaskTokenClosedError
+
+log = logging.getLogger("shopflow.worker")
 
 
 class SqsTaskQueue:
@@ -70,6 +73,95 @@ class StepFunctionsTaskCallback:
             if code in _CLOSED_TOKEN_ERRORS:
                 raise TaskTokenClosedError(code) from error
             raise
+
+
+# A command is a message the state machine sent with sqs:sendMessage.waitForTaskToken.
+_COMMAND_RESOURCE = "sendMessage.waitForTaskToken"
+_TASK_ENDED = frozenset({"TaskSucceeded", "TaskFailed", "TaskTimedOut"})
+_EXECUTION_ENDED = frozenset(
+    {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}
+)
+_GONE_EXECUTION_ERRORS = frozenset({"ExecutionDoesNotExist", "InvalidArn"})
+
+
+class StepFunctionsRunProgress:
+    """Reads a run's execution history: does it still wait for a given command?
+
+    Asked of the history rather than of the task token (SendTaskHeartbeat) because the
+    history answers the same on AWS and on the emulator, which accepts heartbeats of
+    answered tokens and reuses one token across Retry attempts.
+    """
+
+    def __init__(self, sfn_client: Any, state_machine_arn: str) -> None:
+        self._sfn = sfn_client
+        self._execution_prefix = state_machine_arn.replace(":stateMachine:", ":execution:", 1)
+
+    def awaits(self, run_id: str, message_id: str) -> bool | None:
+        try:
+            events = [
+                event
+                for page in self._sfn.get_paginator("get_execution_history").paginate(
+                    executionArn=f"{self._execution_prefix}:{run_id}", maxResults=1000
+                )
+                for event in page["events"]
+            ]
+        except Exception as error:
+            code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+            if code in _GONE_EXECUTION_ERRORS:
+                return False
+            log.warning("cannot tell whether run %s still waits: %s", run_id, error)
+            return None
+        return command_is_awaited(events, message_id)
+
+
+def run_progress(sfn_client: Any, state_machine_arn: str | None) -> RunProgress | None:
+    """How a worker asks whether a command is stale; None (never stale) without the ARN."""
+    if not state_machine_arn:
+        return None
+    return StepFunctionsRunProgress(sfn_client, state_machine_arn)
+
+
+def command_is_awaited(events: Iterable[dict[str, Any]], message_id: str) -> bool | None:
+    """Whether an execution (its history events) still waits for the command ``message_id``.
+
+    It does while its last command sent is that one and no answer to it, nor the end of the
+    execution, has been recorded since. None when the last command sent cannot be read.
+    """
+    history = sorted(events, key=lambda event: int(event.get("id", 0)))
+    if any(event.get("type") in _EXECUTION_ENDED for event in history):
+        return False
+    sent = [
+        position
+        for position, event in enumerate(history)
+        if event.get("type") == "TaskScheduled"
+        and event.get("taskScheduledEventDetails", {}).get("resource") == _COMMAND_RESOURCE
+    ]
+    if not sent:
+        return False
+    last = sent[-1]
+    # Anything a task did after the last command was sent means the run went on without
+    # it: its answer (or time-out), or a later task being scheduled.
+    if any(
+        event.get("type") in _TASK_ENDED or event.get("type") == "TaskScheduled"
+        for event in history[last + 1 :]
+    ):
+        return False
+    awaited = _command_message_id(history[last]["taskScheduledEventDetails"].get("parameters"))
+    if awaited is None:
+        return None
+    return awaited == message_id
+
+
+def _command_message_id(parameters: object) -> str | None:
+    try:
+        parsed = json.loads(parameters) if isinstance(parameters, str) else parameters
+        body = parsed.get("MessageBody") if isinstance(parsed, dict) else None
+        if isinstance(body, str):
+            body = json.loads(body)
+    except ValueError:
+        return None
+    message_id = body.get("message_id") if isinstance(body, dict) else None
+    return message_id if isinstance(message_id, str) else None
 
 
 def failure_record_key(run_id: str) -> dict[str, dict[str, str]]:

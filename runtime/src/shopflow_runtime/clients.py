@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import boto3
 from botocore.config import Config
 
+from shopflow_runtime import faults
 from shopflow_runtime.settings import AwsSettings
 
 
@@ -24,6 +25,10 @@ class AwsClientFactory:
         self._config = Config(**settings.client_config_options())
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # Testing only: the fault suite's plan arms the fault points and the AWS call faults.
+        self._fault_plan = (
+            faults.activate(settings.fault_plan) if settings.fault_plan is not None else None
+        )
 
     def client(self, service: str) -> Any:
         with self._lock:
@@ -33,6 +38,10 @@ class AwsClientFactory:
                     endpoint_url=self._endpoint_url,
                     config=self._config,
                 )
+                if self._fault_plan is not None:
+                    faults.AwsFaultInjector(self._fault_plan, service).attach(
+                        self._clients[service]
+                    )
             return self._clients[service]
 
 

@@ -47,6 +47,11 @@ class AwsSettings(BaseSettings):
         "server only understand it), AWS's own choice otherwise.",
     )
     log_level: LogLevel = "INFO"
+    fault_plan: Path | None = Field(
+        default=None,
+        description="Testing only (tests/faults, the soak): a fault plan file that arms the "
+        "named fault points and AWS call faults of shopflow_runtime.faults. Unset in production.",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -84,6 +89,11 @@ class WorkerSettings(AwsSettings):
     ledger_table: str = Field(
         description="Holds the typed failures (FAILURE#<run id>) the state machine's failure "
         "path reads, and each service's own ledger items."
+    )
+    state_machine_arn: str | None = Field(
+        default=None,
+        description="The pipeline's state machine: a worker reads a run's history to drop a "
+        "redelivered command the run no longer waits for. Unset: every command is worked on.",
     )
 
     heartbeat_interval_seconds: float = Field(

@@ -15,6 +15,7 @@ from shopflow_runtime.aws import (
     FileLiveness,
     SqsTaskQueue,
     StepFunctionsTaskCallback,
+    run_progress,
 )
 from shopflow_runtime.clients import ClientSource
 from shopflow_runtime.settings import WorkerSettings
@@ -44,6 +45,7 @@ def build_task_worker(
         queue=SqsTaskQueue(clients.client("sqs"), queue_url),
         callback=StepFunctionsTaskCallback(clients.client("stepfunctions")),
         failure_log=DynamoFailureLog(clients.client("dynamodb"), settings.ledger_table),
+        progress=run_progress(clients.client("stepfunctions"), settings.state_machine_arn),
         wait_seconds=settings.poll_wait_seconds,
         keep_alive=settings.keep_alive_policy(),
         protection=protection,

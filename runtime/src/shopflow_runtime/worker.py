@@ -12,8 +12,15 @@ visibility window (its message is redelivered to another worker) and the state m
 ``HeartbeatSeconds`` (the token times out and the state is retried), not at the state's
 ``TimeoutSeconds``. While it holds a message, the worker's ECS task is protected from scale-in.
 
-The loop knows the queue, the callback, the failure log, the scale-in protection and the
-liveness signal only by their ports (below); ``shopflow_runtime.aws`` has the adapters a
+A redelivered command may be stale: its worker died after answering but before deleting it,
+or the run timed the attempt out and moved on. Before any work (and any heartbeat) the worker
+asks the run (``RunProgress``) whether it still waits for *this* command, and drops it if not:
+a stale command changes nothing. A message that breaks the contract is never worked on; it
+is made visible again at once so the redrive policy moves it to the dead-letter queue within
+minutes.
+
+The loop knows the queue, the callback, the failure log, the run's progress, the scale-in
+protection and the liveness signal only by their ports (below); ``shopflow_runtime.aws`` has the adapters a
 service's bootstrap plugs in (``shopflow_runtime.wiring`` does that from the settings).
 """
 
@@ -30,6 +37,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 from shopflow_contracts.envelope import Envelope
 from shopflow_contracts.messages import Stage, TaskErrorName, TaskFailure
+
+from shopflow_runtime.faults import fault_point
 
 log = logging.getLogger("shopflow.worker")
 
@@ -82,6 +91,15 @@ class FailureLog(Protocol):
     def record(self, failure: TaskFailure) -> None: ...
 
 
+class RunProgress(Protocol):
+    """Where a run stands, as far as a command sent to it is concerned."""
+
+    def awaits(self, run_id: str, message_id: str) -> bool | None:
+        """True while the run waits for the command ``message_id``; False once it does not
+        (the run ended, or went on to another command); None when it cannot be told."""
+        ...
+
+
 class TaskError(Exception):
     """A failure the state machine should see by name; the worker reports it, never raises it."""
 
@@ -126,11 +144,15 @@ class TaskWorker(Generic[CommandT]):
     queue: TaskQueue
     callback: TaskCallback
     failure_log: FailureLog | None = None
+    progress: RunProgress | None = None
     wait_seconds: int = 20
     max_messages: int = 1
     keep_alive: KeepAlivePolicy = field(default_factory=KeepAlivePolicy)
     protection: ScaleInProtection | None = None
     liveness: Liveness | None = None
+    # How soon a message that breaks the contract is received again (and so, after the
+    # redrive policy's receive count, dead-lettered): seconds, not a visibility timeout.
+    rejected_redelivery_seconds: int = 5
 
     def run(self, stop: threading.Event) -> None:
         log.info("worker started", extra={"stage": self.stage})
@@ -159,6 +181,11 @@ class TaskWorker(Generic[CommandT]):
             return
         command, token = parsed
         context = {"stage": self.stage, "run_id": command.run_id, "message_id": message.message_id}
+        fault_point(f"{self.stage}.after_receive", run_id=command.run_id)
+        if self._is_stale(command, context):
+            fault_point(f"{self.stage}.before_delete", run_id=command.run_id)
+            self.queue.delete(message.receipt_handle)
+            return
         log.info("task received", extra=context)
         with self._kept_alive(message, token, context):
             outcome = self._run_handler(command, context)
@@ -167,6 +194,16 @@ class TaskWorker(Generic[CommandT]):
             return
         self._answer(message, lambda: self.callback.succeed(token, outcome.model_dump_json()))
         log.info("task succeeded", extra=context)
+
+    def _is_stale(self, command: CommandT, context: dict[str, str]) -> bool:
+        """True when the run no longer waits for this command; unsure counts as current
+        (the work is safe to repeat, only wasted)."""
+        if self.progress is None:
+            return False
+        if self.progress.awaits(command.run_id, str(command.message_id)) is not False:
+            return False
+        log.warning("stale command dropped: the run no longer waits for it", extra={**context})
+        return True
 
     def _parse(self, message: QueueMessage) -> tuple[CommandT, str] | None:
         """The command and its task token; None when it breaks the contract (dealt with)."""
@@ -259,13 +296,18 @@ class TaskWorker(Generic[CommandT]):
                 "task token no longer open; dropping message",
                 extra={"stage": self.stage, "message_id": message.message_id},
             )
+        fault_point(f"{self.stage}.after_answer")
+        fault_point(f"{self.stage}.before_delete")
         self.queue.delete(message.receipt_handle)
 
     def _reject_envelope(self, message: QueueMessage, problem: Exception) -> None:
-        """A message that breaks the contract stays on the queue and ends in the DLQ.
+        """A message that breaks the contract is never worked on and ends in the DLQ.
 
-        If it still carries a readable task token the execution is told at once, so a
-        malformed command fails its run instead of hanging until the task times out.
+        It is made visible again within seconds, so the redrive policy dead-letters it
+        after its few receives instead of after as many visibility timeouts. Only if it
+        names a run that really waits for it (a contract mismatch between the state
+        machine and this worker) is that run told, once, so it fails at once instead of
+        hanging until the task times out; anything else writes nothing.
         """
         log.error(
             "invalid envelope left for the dead-letter queue: %s",
@@ -276,14 +318,23 @@ class TaskWorker(Generic[CommandT]):
                 "receive_count": message.receive_count,
             },
         )
-        token = _readable_task_token(message.body)
-        if token is None or message.receive_count > 1:
+        self._tell_waiting_run(message, problem)
+        self.queue.change_visibility(message.receipt_handle, self.rejected_redelivery_seconds)
+
+    def _tell_waiting_run(self, message: QueueMessage, problem: Exception) -> None:
+        fields = _readable_json(message.body)
+        token, run_id, message_id = (
+            _readable_text(fields, name) for name in ("task_token", "run_id", "message_id")
+        )
+        if token is None or run_id is None or message_id is None or message.receive_count > 1:
+            return
+        if self.progress is None or self.progress.awaits(run_id, message_id) is not True:
             return
         failure = TaskError(
             TaskErrorName.INVALID_MESSAGE, f"invalid {self.stage} command: {problem}"
         )
         with contextlib.suppress(TaskTokenClosedError):
-            self._fail(token, _readable_run_id(message.body), failure)
+            self._fail(token, run_id, failure)
 
 
 class _KeepAlive:
@@ -331,11 +382,6 @@ def _readable_json(body: str) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _readable_task_token(body: str) -> str | None:
-    token = _readable_json(body).get("task_token")
-    return token if isinstance(token, str) and token else None
-
-
-def _readable_run_id(body: str) -> str:
-    run_id = _readable_json(body).get("run_id")
-    return run_id if isinstance(run_id, str) and run_id else "unknown"
+def _readable_text(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    return value if isinstance(value, str) and value else None

@@ -111,6 +111,18 @@ class FakeFailureLog:
         self.records.append(failure)
 
 
+@dataclass
+class FakeProgress:
+    """Answers as the run would: True (waits for it), False (stale), None (cannot tell)."""
+
+    answer: bool | None
+    asked: list[tuple[str, str]] = field(default_factory=list)
+
+    def awaits(self, run_id: str, message_id: str) -> bool | None:
+        self.asked.append((run_id, message_id))
+        return self.answer
+
+
 def result_for(command: KpiCommand) -> KpiResult:
     return KpiResult(
         message_id=uuid.uuid4(),
@@ -125,7 +137,9 @@ def result_for(command: KpiCommand) -> KpiResult:
     )
 
 
-def worker_with(handle, body: str = GOLDEN_COMMAND, receive_count: int = 1):  # type: ignore[no-untyped-def]
+def worker_with(  # type: ignore[no-untyped-def]
+    handle, body: str = GOLDEN_COMMAND, receive_count: int = 1, progress: bool | None = True
+):
     journal: Journal = []
     queue = FakeQueue([QueueMessage("m1", "rh1", body, receive_count)], journal=journal)
     callback = FakeCallback(journal=journal)
@@ -137,6 +151,7 @@ def worker_with(handle, body: str = GOLDEN_COMMAND, receive_count: int = 1):  # 
         queue=queue,
         callback=callback,
         failure_log=log,
+        progress=FakeProgress(progress),
         wait_seconds=0,
         # Short enough for a test; the production default is 30 s / 90 s.
         keep_alive=KeepAlivePolicy(interval_seconds=0.05, visibility_seconds=5),
@@ -193,23 +208,65 @@ def test_an_unexpected_crash_is_reported_as_transient_so_the_state_machine_retri
 
 
 @pytest.mark.parametrize("receive_count", [1, 2])
-def test_an_invalid_envelope_stays_for_the_dead_letter_queue(receive_count: int) -> None:
-    # Given a command with a readable task token but a broken payload
+def test_an_invalid_envelope_of_a_waiting_run_fails_it_once_and_goes_to_the_dlq_soon(
+    receive_count: int,
+) -> None:
+    # Given a command with a readable task token but a broken payload, of a run waiting for it
     broken = json.loads(GOLDEN_COMMAND)
     broken["payload"]["curated"] = "not a list"
-    worker, queue, callback, _ = worker_with(result_for, json.dumps(broken), receive_count)
+    worker, queue, callback, log = worker_with(result_for, json.dumps(broken), receive_count)
     worker.poll_once()
-    # Then it is never deleted (the redrive policy moves it to the DLQ), and the run is told
-    # once, on the first delivery, instead of hanging until its timeout
+    # Then it is never deleted but made visible again within seconds (the redrive policy
+    # moves it to the DLQ after a few receives, not after as many visibility timeouts)
     assert queue.deleted == []
+    assert queue.visibility == [("rh1", 5)]
+    # And the run is told once, on the first delivery, instead of hanging until its timeout
     expected_failures = 1 if receive_count == 1 else 0
     assert [f[1] for f in callback.failures] == ["shopflow.InvalidMessage"] * expected_failures
+    assert [r.run_id for r in log.records] == [broken["run_id"]] * expected_failures
 
 
-def test_garbage_without_a_token_is_left_alone() -> None:
-    worker, queue, callback, _ = worker_with(result_for, "not json at all")
+@pytest.mark.parametrize("progress", [False, None])
+def test_an_invalid_envelope_of_no_waiting_run_writes_nothing(progress: bool | None) -> None:
+    # Given a broken command naming a run that does not wait for it (or cannot be asked)
+    broken = json.loads(GOLDEN_COMMAND)
+    broken["payload"] = {"objects": "not a list"}
+    worker, queue, callback, log = worker_with(result_for, json.dumps(broken), progress=progress)
+    worker.poll_once()
+    # Then no failure record is written and no run told; the message heads for the DLQ
+    assert (log.records, callback.failures, callback.successes) == ([], [], [])
+    assert (queue.deleted, queue.visibility) == ([], [("rh1", 5)])
+
+
+def test_garbage_without_a_token_is_left_for_the_dlq_and_writes_nothing() -> None:
+    worker, queue, callback, log = worker_with(result_for, "not json at all")
     worker.poll_once()
     assert queue.deleted == [] and callback.failures == [] and callback.successes == []
+    assert log.records == [] and queue.visibility == [("rh1", 5)]
+
+
+def test_a_stale_command_is_dropped_without_doing_the_work() -> None:
+    # Given a redelivered command its run no longer waits for (answered before, or moved on)
+    def must_not_run(command: KpiCommand) -> KpiResult:
+        raise AssertionError("a stale command was worked on")
+
+    worker, queue, callback, log = worker_with(must_not_run, progress=False)
+    # When the worker receives it
+    worker.poll_once()
+    # Then the run is asked about exactly this command, nothing is answered or recorded, and
+    # the message is deleted
+    golden = json.loads(GOLDEN_COMMAND)
+    assert worker.progress is not None
+    assert worker.progress.asked == [(golden["run_id"], golden["message_id"])]  # type: ignore[attr-defined]
+    assert (callback.successes, callback.failures, log.records) == ([], [], [])
+    assert queue.deleted == ["rh1"]
+
+
+def test_a_command_whose_run_cannot_be_asked_is_worked_on() -> None:
+    # Given the execution history cannot be read (throttled, say): unsure counts as current
+    worker, queue, callback, _ = worker_with(result_for, progress=None)
+    worker.poll_once()
+    assert len(callback.successes) == 1 and queue.deleted == ["rh1"]
 
 
 def test_an_answer_to_a_closed_token_still_deletes_the_message() -> None:

@@ -21,6 +21,7 @@ from shopflow_contracts.messages import (
     TaskErrorName,
 )
 from shopflow_contracts.rows import FileKind
+from shopflow_runtime.faults import fault_point
 from shopflow_runtime.worker import TaskError
 
 from shopflow_kpi.domain import (
@@ -132,6 +133,7 @@ class KpiHandler:
             with self._holding_lease(owner):
                 # Whatever landed while the lease was awaited.
                 self._synchronise(state, batch, Path(scratch_dir) / "curated")
+                fault_point("kpi.mid_duckdb", run_id=batch_id)
                 if set(state.loaded_versions()) <= set(batch_keys):
                     # The batch is the whole history (a shop's first run): every date is
                     # touched, and one pass over each table beats narrowing to them.
@@ -145,10 +147,12 @@ class KpiHandler:
                 self._confirm_lease(owner)
                 stamp = Stamp(batch_id=batch_id, computed_at=self._clock())
                 day_rows = self._repository.write_day_rows(days, stamp)
+                fault_point("kpi.between_tables", run_id=batch_id)
                 category_rows = self._repository.write_category_rows(categories, stamp)
                 self._delete_absent(dates, days, categories)
                 state.clear_dirty(dates)
                 report_key = self._report_pending(pending)
+                fault_point("kpi.after_outputs", run_id=batch_id)
         return KpiOutcome(
             batch_id=batch_id,
             order_dates=dates,
@@ -252,6 +256,8 @@ class KpiHandler:
     def _fetch(
         self, everything: list[CuratedObject], batch: list[CuratedObject], into: Path
     ) -> Mapping[CuratedObject, Path]:
+        if everything:
+            fault_point("kpi.mid_download", files=str(len(everything)))
         try:
             return self._store.fetch(everything, into)
         except CuratedObjectsMissingError as missing:

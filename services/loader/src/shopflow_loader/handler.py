@@ -22,6 +22,7 @@ from shopflow_contracts.messages import (
     TaskErrorName,
 )
 from shopflow_contracts.rows import FileKind
+from shopflow_runtime.faults import fault_point
 from shopflow_runtime.worker import TaskError
 
 from shopflow_loader.domain.batching import claim_is_live, in_arrival_order, ingest_seq
@@ -86,6 +87,9 @@ class LoadHandler:
                     ingest_seq=ingest_seq(landed),
                 )
             )
+            if len(staged) == 1:
+                fault_point("load.mid_download", run_id=batch_id, source_key=landed.key)
+        fault_point("load.after_outputs", run_id=batch_id)
         return LoadResult(
             message_id=uuid.uuid4(),
             run_id=command.run_id,

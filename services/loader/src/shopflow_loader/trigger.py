@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 from shopflow_contracts.events import S3ObjectCreatedEvent
 from shopflow_contracts.messages import BatchExecutionInput, LandedObject, WaitSeconds
+from shopflow_runtime.faults import fault_point
 from shopflow_runtime.worker import QueueMessage, TaskQueue
 
 from shopflow_loader.domain.batching import batch_id_for, claim_is_live, in_arrival_order
@@ -96,6 +97,7 @@ class ArrivalTrigger:
             # and decided again once that claim has settled.
             log.warning("claims contended; batch %s postponed", batch_id)
             return outcome
+        fault_point("trigger.after_claim", run_id=batch_id)
         execution_input = BatchExecutionInput(
             batch_id=batch_id, objects=objects, waits=self.config.waits
         )
@@ -108,6 +110,7 @@ class ArrivalTrigger:
             extra={"batch_id": batch_id, "keys": [o.key for o in objects]},
         )
         outcome.started.append(batch_id)
+        fault_point("trigger.after_start", run_id=batch_id)
         for message, _ in fresh:
             self.queue.delete(message.receipt_handle)
         return outcome

@@ -36,6 +36,7 @@ from shopflow_contracts.messages import (
     ValidationOutcome,
 )
 from shopflow_contracts.report import AppliedPolicy, QuarantineReason, RejectPolicy, SchemaChange
+from shopflow_runtime.faults import fault_point
 from shopflow_runtime.worker import TaskError
 
 from shopflow_validator.domain import (
@@ -177,6 +178,7 @@ class ValidateHandler:
                 )
             # Only now, with the batch's fate known, may any rows be applied.
             validations = [self._publish(item) for item in decided]
+            fault_point("validate.after_outputs", run_id=command.run_id)
             if headers != remembered:
                 self._remember_headers(headers)
         outcome = ValidationOutcome(
@@ -223,7 +225,10 @@ class ValidateHandler:
         self, files: list[StagedFile], stems: list[str], work: Path, rules: RejectRules
     ) -> list[FileValidationResult]:
         def fetch(index: int, target: Path) -> None:
+            fault_point("validate.mid_download", source_key=files[index].source_key)
             self._store.download(files[index].bucket, files[index].key, target)
+            # What follows is DuckDB reading this file.
+            fault_point("validate.mid_duckdb", source_key=files[index].source_key)
 
         results = validate_batch(
             [

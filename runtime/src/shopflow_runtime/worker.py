@@ -20,8 +20,9 @@ is made visible again at once so the redrive policy moves it to the dead-letter 
 minutes.
 
 The loop knows the queue, the callback, the failure log, the run's progress, the scale-in
-protection and the liveness signal only by their ports (below); ``shopflow_runtime.aws`` has the adapters a
-service's bootstrap plugs in (``shopflow_runtime.wiring`` does that from the settings).
+protection and the liveness signal only by their ports (below); ``shopflow_runtime.aws`` has
+the adapters a service's bootstrap plugs in (``shopflow_runtime.wiring`` does that from the
+settings).
 """
 
 from __future__ import annotations

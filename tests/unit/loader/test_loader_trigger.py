@@ -187,3 +187,17 @@ def test_uploading_earlier_content_again_after_a_correction_starts_a_run(
     queue.send(s3_event(landed("landing/orders.csv", version_1, event_id="e180", seconds=180)))
     executions.states[outcome.started[0]] = ExecutionState.SUCCEEDED
     assert trigger.run_once().started == []
+
+
+def test_an_arrival_that_is_no_upload_event_is_left_for_the_dlq_and_visible_again_soon(
+    trigger: ArrivalTrigger, queue: FakeQueue, executions: FakeExecutions
+) -> None:
+    # Given a message on the arrivals queue that is not an S3 Object Created event
+    queue.send(json.dumps({"detail-type": "Something Else", "source": "aws.s3"}))
+    # When the trigger runs
+    outcome = trigger.run_once()
+    # Then nothing starts, the message is not deleted but made visible again within seconds
+    # (the redrive policy dead-letters it after its few receives, not after 5 x 300 s)
+    assert outcome.started == [] and executions.states == {}
+    assert queue.deleted == []
+    assert [seconds for _, seconds in queue.visibility_changes] == [5]

@@ -25,6 +25,9 @@ from shopflow_loader.ports import Executions, Ledger
 
 log = logging.getLogger("shopflow.loader.trigger")
 
+# How soon an arrival that is not an upload event is received again (then dead-lettered).
+REJECTED_REDELIVERY_SECONDS = 5
+
 
 def arrival_key(landed: LandedObject) -> str:
     return f"ARRIVAL#{landed.arrival_id}"
@@ -138,12 +141,14 @@ class ArrivalTrigger:
         try:
             return S3ObjectCreatedEvent.model_validate_json(message.body).landed_object()
         except ValidationError as invalid:
-            # Left on the queue: after the redrive limit it lands in the arrivals DLQ.
+            # Left on the queue, visible again at once: after the redrive limit's few receives
+            # (seconds, not as many visibility timeouts) it lands in the arrivals DLQ.
             log.error(
                 "arrival is not an S3 Object Created event: %s",
                 invalid.errors(include_url=False)[:3],
-                extra={"message_id": message.message_id},
+                extra={"message_id": message.message_id, "receive_count": message.receive_count},
             )
+            self.queue.change_visibility(message.receipt_handle, REJECTED_REDELIVERY_SECONDS)
             return None
 
     def _already_held(self, landed: LandedObject, outcome: TriggerOutcome) -> bool:

@@ -257,7 +257,7 @@ def test_a_stale_command_is_dropped_without_doing_the_work() -> None:
     # the message is deleted
     golden = json.loads(GOLDEN_COMMAND)
     assert worker.progress is not None
-    assert worker.progress.asked == [(golden["run_id"], golden["message_id"])]  # type: ignore[attr-defined]
+    assert worker.progress.asked == [(golden["run_id"], golden["message_id"])]
     assert (callback.successes, callback.failures, log.records) == ([], [], [])
     assert queue.deleted == ["rh1"]
 

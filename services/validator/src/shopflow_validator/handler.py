@@ -11,7 +11,6 @@ to see why); curated Parquet only for the accepted files of a batch that did not
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
 from collections.abc import Callable
@@ -44,9 +43,9 @@ from shopflow_validator.domain import (
     FileValidationResult,
     ValidationConfig,
     describe_failure,
-    stem_of,
     validate_batch,
 )
+from shopflow_validator.domain.batch import unique_stems
 from shopflow_validator.domain.drift import AcceptedHeaders, schema_changes
 from shopflow_validator.domain.policy import (
     RejectRules,
@@ -103,13 +102,7 @@ def batch_stems(files: list[StagedFile]) -> list[str]:
     Normally the staged file name without extension (the loader numbers them); names that
     would clash get a short hash of their staged key appended.
     """
-    plain = [stem_of(staged.key) for staged in files]
-    return [
-        stem
-        if plain.count(stem) == 1
-        else f"{stem}-{hashlib.sha256(staged.key.encode()).hexdigest()[:8]}"
-        for stem, staged in zip(plain, files, strict=True)
-    ]
+    return unique_stems([staged.key for staged in files])
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ counts: the highest ``(ingest_seq, file position, source line)``, as the KPI sta
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -52,6 +53,16 @@ class BatchFile:
 
 # Puts the batch's file number ``index`` into the local file ``target``.
 Fetch = Callable[[int, Path], None]
+
+
+def unique_stems(keys: Sequence[str]) -> list[str]:
+    """A name per file key (``stem_of``), unique among ``keys`` and the same every time for
+    the same list: names that would clash get a short hash of their key appended."""
+    plain = [stem_of(key) for key in keys]
+    return [
+        stem if plain.count(stem) == 1 else f"{stem}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+        for stem, key in zip(plain, keys, strict=True)
+    ]
 
 
 def _spill(scratch: Path) -> Path:

@@ -32,10 +32,9 @@ INTEGER_PATTERN = r"[+-]?[0-9]+"
 # A number as numeric exports write it: sign, digits, fraction, exponent (all optional but
 # a digit). Its size is the cast's business: more than 16 integer digits do not fit.
 MONEY_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
-# ``money_mode=strict``: at most two places and no exponent; 16 integer digits at most.
+# Whole cents (at most two places, no exponent, 16 integer digits at most): cast directly,
+# nothing to round; with ``money_mode=strict``, the only money accepted.
 STRICT_MONEY_PATTERN = r"[+-]?[0-9]{1,16}(\.[0-9]{1,2})?"
-# Money text whose value is already whole cents: no rounding to do or to look at.
-CENTS_PATTERN = r"[+-]?([0-9]{1,16}(\.[0-9]{0,2})?|\.[0-9]{1,2})"
 # A rounding is float noise within max(1e-6, |cents| / (2^24 - 1)): at most half a FLOAT32
 # unit in the last place of the amount, what a FLOAT32 (or FLOAT64) rendering leaves.
 NOISE_ABSOLUTE = "0.000001"
@@ -115,7 +114,7 @@ def typed_expression(spec: ColumnSpec, money: MoneyMode) -> str:
                 f"THEN TRY_CAST({value} AS DECIMAL(18,2)) END"
             )
         return (
-            f"CASE WHEN regexp_full_match({value}, {sql_text(CENTS_PATTERN)}) "
+            f"CASE WHEN regexp_full_match({value}, {sql_text(STRICT_MONEY_PATTERN)}) "
             f"THEN TRY_CAST({value} AS DECIMAL(18,2)) "
             f"WHEN regexp_full_match({value}, {sql_text(MONEY_PATTERN)}) "
             f"THEN TRY_CAST(round(TRY_CAST({value} AS DECIMAL(38,20)), 2) AS DECIMAL(18,2)) END"
@@ -139,14 +138,16 @@ def typed_expression(spec: ColumnSpec, money: MoneyMode) -> str:
 def rounded_expression(spec: ColumnSpec) -> str:
     """Whether a money cell lost more than float noise on its way to the cents.
 
-    Only cells with more than two places (or an exponent) are looked at; their exact value
+    Only cells with a third decimal place (or an exponent) are looked at; their exact value
     is read as DECIMAL(38,20), and the comparison stays in DECIMAL arithmetic.
     """
     value, cents = raw(spec), typed(spec)
     exact = f"TRY_CAST({value} AS DECIMAL(38,20))"
+    # Sub-cent digits need a third decimal place or an exponent: LIKE finds those cheaply.
+    maybe_sub_cent = f"({value} LIKE '%.___%' OR {value} LIKE '%e%' OR {value} LIKE '%E%')"
     return (
-        f"CASE WHEN {cents} IS NOT NULL AND NOT regexp_full_match({value}, "
-        f"{sql_text(CENTS_PATTERN)}) THEN abs({exact} - {cents}) > {NOISE_ABSOLUTE} "
+        f"CASE WHEN {cents} IS NOT NULL AND {maybe_sub_cent} "
+        f"THEN abs({exact} - {cents}) > {NOISE_ABSOLUTE} "
         f"AND abs({exact} - {cents}) * {NOISE_RELATIVE_INVERSE} > abs({cents}) END"
     )
 
@@ -203,7 +204,8 @@ def _cell_rules(spec: ColumnSpec, money: MoneyMode) -> list[Rule]:
         rules.append(
             Rule(
                 f"date_without_time:{name}",
-                f"regexp_full_match({value}, {sql_text(DATE_ONLY_PATTERN)})",
+                # The regular expression runs only on the (rare) invalid cells.
+                f"{invalid} AND regexp_full_match({value}, {sql_text(DATE_ONLY_PATTERN)})",
                 f"{sql_text(name + ' ')} || {_quoted(spec)} || ' is a date without a time of "
                 f"day: a timestamp needs at least hh:mm'",
             )

@@ -29,3 +29,6 @@ def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLogFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # botocore says "Found credentials in environment variables." at INFO for every session
+    # it resolves; a worker's log is for its tasks.
+    logging.getLogger("botocore.credentials").setLevel(logging.WARNING)

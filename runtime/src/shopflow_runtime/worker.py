@@ -31,6 +31,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -187,14 +188,34 @@ class TaskWorker(Generic[CommandT]):
             fault_point(f"{self.stage}.before_delete", run_id=command.run_id)
             self.queue.delete(message.receipt_handle)
             return
-        log.info("task received", extra=context)
+        log.debug("task received", extra=context)
+        started = time.monotonic()
         with self._kept_alive(message, token, context):
             outcome = self._run_handler(command, context)
         if isinstance(outcome, TaskError):
             self._answer(message, lambda: self._fail(token, command.run_id, outcome))
+        else:
+            self._answer(message, lambda: self.callback.succeed(token, outcome.model_dump_json()))
+        self._log_outcome(outcome, context, time.monotonic() - started)
+
+    @staticmethod
+    def _log_outcome(
+        outcome: BaseModel | TaskError, context: dict[str, str], seconds: float
+    ) -> None:
+        """The task's one line: what it did and how it ended (a crash with its traceback)."""
+        done = {**context, "seconds": round(seconds, 3)}
+        if not isinstance(outcome, TaskError):
+            log.info("task succeeded in %.1fs", seconds, extra={**done, "outcome": "succeeded"})
             return
-        self._answer(message, lambda: self.callback.succeed(token, outcome.model_dump_json()))
-        log.info("task succeeded", extra=context)
+        log.log(
+            logging.ERROR if outcome.__cause__ is not None else logging.WARNING,
+            "task failed in %.1fs: %s: %s",
+            seconds,
+            outcome.error.value,
+            outcome.reason,
+            exc_info=outcome.__cause__,
+            extra={**done, "outcome": "failed", "error": outcome.error.value},
+        )
 
     def _is_stale(self, command: CommandT, context: dict[str, str]) -> bool:
         """True when the run no longer waits for this command; unsure counts as current
@@ -222,13 +243,14 @@ class TaskWorker(Generic[CommandT]):
         try:
             return self.handle(command)
         except TaskError as typed:
-            log.warning("task failed: %s: %s", typed.error.value, typed.reason, extra=context)
             return typed
         except Exception as crash:
             # Anything untyped is treated as transient: the state machine retries it with
-            # backoff and a fresh message, so this one is answered and deleted.
-            log.exception("task crashed", extra=context)
-            return TaskError(TaskErrorName.TRANSIENT, f"{type(crash).__name__}: {crash}")
+            # backoff and a fresh message, so this one is answered and deleted. The crash is
+            # the failure's cause: the task's one log line carries its traceback.
+            transient = TaskError(TaskErrorName.TRANSIENT, f"{type(crash).__name__}: {crash}")
+            transient.__cause__ = crash
+            return transient
 
     @contextlib.contextmanager
     def _kept_alive(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -366,3 +367,32 @@ def test_a_visibility_window_must_outlast_two_keep_alive_intervals(
 ) -> None:
     with pytest.raises(ValueError, match="visibility window"):
         KeepAlivePolicy(interval_seconds=interval, visibility_seconds=visibility)
+
+
+def _task_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "shopflow.worker" and r.levelno >= logging.INFO]
+
+
+def test_each_task_is_one_log_line_with_its_outcome(caplog: pytest.LogCaptureFixture) -> None:
+    def refuse(command: KpiCommand) -> KpiResult:
+        raise TaskError(TaskErrorName.VALIDATION_FAILED, "too many bad rows")
+
+    def crash(command: KpiCommand) -> KpiResult:
+        raise ConnectionError("dynamodb unreachable")
+
+    caplog.set_level(logging.INFO)
+    outcomes = []
+    for handle in (result_for, refuse, crash):
+        caplog.clear()
+        worker, _, _, _ = worker_with(handle)
+        worker.poll_once()
+        (line,) = _task_lines(caplog)
+        outcomes.append((line.outcome, line.levelname, line.getMessage().split(" in ")[0]))  # type: ignore[attr-defined]
+        assert line.run_id == json.loads(GOLDEN_COMMAND)["run_id"]  # type: ignore[attr-defined]
+        assert isinstance(line.seconds, float)  # type: ignore[attr-defined]
+    assert outcomes == [
+        ("succeeded", "INFO", "task succeeded"),
+        ("failed", "WARNING", "task failed"),
+        ("failed", "ERROR", "task failed"),
+    ]
+    assert caplog.records[-1].exc_info is not None  # the crash keeps its traceback

@@ -78,6 +78,28 @@ def csv_files_under(directory: Path) -> list[Path]:
     )
 
 
+def data_files_of(paths: Iterable[Path]) -> list[tuple[Path, str]]:
+    """(file, object name) for command-line paths: a file under its own name, a folder's data
+    files under their path inside it (split exports repeat names across folders).
+
+    Raises ``UserError`` for a path that does not exist or a folder without data files.
+    """
+    from shopflow_cli.output import UserError
+
+    chosen: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            found = csv_files_under(path)
+            if not found:
+                raise UserError(f"no data files under {path} (looked for CSV, gzip, TSV, TXT)")
+            chosen.extend((file, file.relative_to(path).as_posix()) for file in found)
+        elif path.is_file():
+            chosen.append((path, path.name))
+        else:
+            raise UserError(f"no such file or folder: {path}")
+    return chosen
+
+
 def list_executions(sfn: Any, state_machine_arn: str) -> list[Execution]:
     executions = []
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):

@@ -10,28 +10,10 @@ import click
 
 from shopflow_cli import operations, output
 from shopflow_cli.options import SECONDS, target_options
-from shopflow_cli.output import UserError
 from shopflow_cli.target import Target, TargetRef
 
 if TYPE_CHECKING:
     from shopflow_cli.uploads import Upload
-
-
-def files_to_upload(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
-    """(file, object name) pairs: a file under its own name, a folder's files under their
-    path inside it (split exports repeat names across folders)."""
-    chosen: list[tuple[Path, str]] = []
-    for path in paths:
-        if path.is_dir():
-            found = operations.csv_files_under(path)
-            if not found:
-                raise UserError(f"no data files under {path} (looked for CSV, gzip, TSV, TXT)")
-            chosen.extend((file, file.relative_to(path).as_posix()) for file in found)
-        elif path.is_file():
-            chosen.append((path, path.name))
-        else:
-            raise UserError(f"no such file or folder: {path}")
-    return chosen
 
 
 @click.command(name="upload")
@@ -67,7 +49,7 @@ def command(
     """
     from shopflow_cli.uploads import now, uploaded
 
-    chosen = files_to_upload(paths)
+    chosen = operations.data_files_of(paths)
     resolved = target.resolve()
     s3 = resolved.client("s3")
     bucket = resolved.outputs.data_bucket

@@ -23,21 +23,6 @@ ACCOUNTING = (
 )
 
 
-def _files(paths: tuple[Path, ...]) -> list[Path]:
-    chosen: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found = operations.csv_files_under(path)
-            if not found:
-                raise UserError(f"no data files under {path} (looked for CSV, gzip, TSV, TXT)")
-            chosen.extend(found)
-        elif path.is_file():
-            chosen.append(path)
-        else:
-            raise UserError(f"no such file or folder: {path}")
-    return chosen
-
-
 @click.command(name="validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -74,10 +59,10 @@ def command(paths: tuple[Path, ...], out: Path | None, reject_threshold: float, 
         from shopflow_validator.local import validate_paths
     except ImportError:
         raise UserError(
-            "shopflow validate needs the validator: install shopflow[local]", 2
+            "shopflow validate needs the validator: install 'shopflow-cli[local]'", 2
         ) from None
 
-    files = _files(paths)
+    files = [file for file, _ in operations.data_files_of(paths)]
     rules = RejectRules(policy="quarantine", threshold=Decimal(str(reject_threshold)))
     config = ValidationConfig(money="strict" if money == "strict" else "round")
     with tempfile.TemporaryDirectory(prefix="shopflow-validate-") as scratch:

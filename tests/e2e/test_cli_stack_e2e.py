@@ -158,7 +158,7 @@ def test_up_restarts_keeps_its_data_and_refuses_a_second_stack(
     wait_for(lambda: f"run {run} SUCCEEDED" in first.text(), "up reported the run's end")
     log = first.text()
     assert f"run {run} started: 3 file(s)" in log
-    assert f"run {run}: LoadData" in log
+    assert f"run {run}: LoadData" in log and f"run {run}: ValidateData" in log
     assert re.search(r"landing/orders\.csv \(orders\): 3,000 in = ", log)
     days_before = shopflow(tmp_path, "kpis", "days", "--format", "json")
     status_before = shopflow(tmp_path, "status")

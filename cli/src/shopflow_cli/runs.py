@@ -100,14 +100,15 @@ class Runs:
 
 
 def current_stage(sfn: Any, execution_arn: str) -> str | None:
-    events = sfn.get_execution_history(
-        executionArn=execution_arn, reverseOrder=True, maxResults=50
-    )["events"]
-    for event in events:
-        details = event.get("stateEnteredEventDetails")
-        if details:
-            return str(details["name"])
-    return None
+    """The state the execution entered last. The whole (short) history is read in order:
+    not every endpoint honours ``reverseOrder`` (moto does not)."""
+    entered = None
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        for event in page["events"]:
+            details = event.get("stateEnteredEventDetails")
+            if details:
+                entered = str(details["name"])
+    return entered
 
 
 # --- the archive of a local stack ---------------------------------------------------------

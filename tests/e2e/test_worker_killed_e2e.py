@@ -54,13 +54,13 @@ def _wait_for(condition: object, what: str, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
-def _kpi_log_lines(pipeline: Pipeline) -> list[dict[str, object]]:
-    lines = (pipeline.stack.logs / "kpi.log").read_text(errors="replace").splitlines()
-    parsed: list[dict[str, object]] = []
-    for line in lines:
-        if line.startswith("{"):
-            parsed.append(json.loads(line))
-    return parsed
+def _held_commands(pipeline: Pipeline) -> int:
+    """ComputeKpis commands a worker has received and not yet deleted (in flight)."""
+    attributes = pipeline.sqs.get_queue_attributes(
+        QueueUrl=pipeline.outputs.kpi_queue_url,
+        AttributeNames=["ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def test_a_kpi_worker_killed_mid_task_is_replaced_and_the_run_completes(
@@ -80,10 +80,7 @@ def test_a_kpi_worker_killed_mid_task_is_replaced_and_the_run_completes(
     files = operations.csv_files_under(SAMPLE)
     pipeline.upload(*files)
     # ... and the kpi worker holding the ComputeKpis command, heartbeating while it waits
-    _wait_for(
-        lambda: any(line.get("message") == "task received" for line in _kpi_log_lines(pipeline)),
-        "the kpi worker to receive its command",
-    )
+    _wait_for(lambda: _held_commands(pipeline) == 1, "the kpi worker to receive its command")
     victim = pipeline.stack.state.pids["kpi"]
     time.sleep(2)  # a couple of keep-alives
     # When the worker is killed outright, and the lease becomes free

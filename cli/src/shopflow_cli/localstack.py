@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -185,6 +185,10 @@ class LocalStack:
       SIGKILL of this process leaves no moto server or worker behind.
     - A worker that exits is restarted, as ECS restarts a task: at once the first time, then
       with a doubling delay (up to 30 s) while it keeps dying within 10 s of its start.
+    - ``replicas`` runs several workers of a service (an ECS service's desired count): the
+      second kpi worker is the instance ``kpi-2``, with its own log and scratch directory.
+      ``worker_env`` is given to every worker, restarts included (the task definition's
+      environment); the fault suite passes its fault plan that way.
     - With ``data_dir``, the stack's data is restored at start and saved at ``save()`` and
       at close (see ``persist``); ``fresh`` starts empty instead (the saved data is removed).
     """
@@ -198,6 +202,8 @@ class LocalStack:
     fresh: bool = False
     moto_access_log: bool = False
     restart_workers: bool = True
+    replicas: Mapping[str, int] = field(default_factory=dict)
+    worker_env: Mapping[str, str] = field(default_factory=dict)
     on_event: Callable[[str], None] = field(default=lambda text: None)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _workers: dict[str, _Worker] = field(default_factory=dict)
@@ -287,7 +293,8 @@ class LocalStack:
         # Only now: restored files are history, not new uploads.
         enable_bucket_eventbridge(aws_client("s3", endpoint_url), self.outputs.data_bucket)
         for service in self.services:
-            self.start_service(service)
+            for instance in instances_of(service, self.replicas.get(service, 1)):
+                self.start_service(instance)
         self.state = StackState(
             endpoint_url=endpoint_url,
             stack_name=self.stack_name,
@@ -382,8 +389,10 @@ class LocalStack:
     supervise = check_alive
 
     def start_service(self, name: str) -> None:
+        """Start (or restart) the worker ``name``: a service, or one of its replicas."""
         if self.outputs is None or self.state is None:
             raise RuntimeError("stack not started")
+        service = service_of(name)
         work_dir = self.work_dir
         environment = {
             **LOCAL_CREDENTIALS,
@@ -391,13 +400,27 @@ class LocalStack:
                 self.outputs,
                 self.state.endpoint_url,
                 work_dir,
-                name,
+                service,
                 batch_window_seconds=self.batch_window_seconds,
             ),
+            # Each replica its own scratch (and curated-state cache), as each ECS task has.
+            "SHOPFLOW_WORK_DIR": str(work_dir / name),
+            **self.worker_env,
         }
         (work_dir / name).mkdir(parents=True, exist_ok=True)
-        process = self._spawn(name, [sys.executable, "-m", f"shopflow_{name}"], environment)
+        process = self._spawn(name, [sys.executable, "-m", f"shopflow_{service}"], environment)
         self._workers[name] = _Worker(process, time.monotonic())
+
+    def worker_names(self) -> list[str]:
+        return list(self._workers)
+
+    def worker_pid(self, name: str) -> int:
+        """The process id of the worker ``name`` as it runs now (a restart changes it)."""
+        return self._workers[name].process.pid
+
+    def restarts(self, name: str) -> int:
+        """How many times the worker ``name`` was restarted after it exited."""
+        return self._workers[name].restarts
 
     def stop_service(self, name: str) -> None:
         """Stop one worker for good (no restart): fault tests, or a stage switched off."""
@@ -463,6 +486,19 @@ class LocalStack:
         )
         self._processes[name] = process
         return process
+
+
+def instances_of(service: str, replicas: int) -> list[str]:
+    """The worker names of a service run ``replicas`` times: ``kpi``, ``kpi-2``, ..."""
+    return [service, *(f"{service}-{n}" for n in range(2, replicas + 1))]
+
+
+def service_of(name: str) -> str:
+    """The service a worker name runs: ``kpi-2`` -> ``kpi``."""
+    service, _, replica = name.partition("-")
+    if service not in SERVICES or (replica and not replica.isdigit()):
+        raise ValueError(f"not a worker of the local stack: {name!r}")
+    return service
 
 
 def _die_with_parent(parent_pid: int) -> Callable[[], None]:

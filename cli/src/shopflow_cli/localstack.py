@@ -130,6 +130,11 @@ def deploy_local(
         {"Environment": "local"},
         template,
     )
+    # The template versions the data bucket; moto's CloudFormation leaves that out. Without
+    # versions a late LoadData would read a later upload's bytes instead of its own.
+    aws_client("s3", endpoint_url).put_bucket_versioning(
+        Bucket=outputs.data_bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
     if announce_uploads:
         enable_bucket_eventbridge(aws_client("s3", endpoint_url), outputs.data_bucket)
     return outputs

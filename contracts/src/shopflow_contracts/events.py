@@ -59,4 +59,5 @@ class S3ObjectCreatedEvent(_AwsEventModel):
             sequencer=self.detail.object.sequencer,
             event_time=self.time,
             event_id=self.id,
+            version_id=self.detail.object.version_id,
         )

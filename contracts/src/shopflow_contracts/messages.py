@@ -48,6 +48,11 @@ class LandedObject(Contract):
     sequencer: str = Field(description="S3's per-key ordering of writes (hex string).")
     event_time: AwareDatetime
     event_id: str = Field(description="The EventBridge event id; identical on re-delivery.")
+    version_id: str | None = Field(
+        default=None,
+        description="The S3 version this upload created (the bucket is versioned): the loader "
+        "reads and stages exactly these bytes, even after a later upload to the same key.",
+    )
 
     @property
     def arrival_id(self) -> str:

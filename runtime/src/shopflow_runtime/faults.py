@@ -47,18 +47,18 @@ INJECTED_LOG = "injected.jsonl"
 
 # Every named point, "<where>.<point>", and what has happened when a process reaches it.
 POINTS: Mapping[str, str] = {
-    "load.after_receive": "LoadData command received and parsed; nothing done yet",
+    "load.after_receive": "LoadData command received, found current; nothing done yet",
     "load.mid_download": "first landed file hashed and staged, the others not yet",
     "load.after_outputs": "every file staged and in the FILE# ledger; Step Functions not told",
     "load.after_answer": "SendTaskSuccess/Failure accepted; the message not deleted",
     "load.before_delete": "about to delete the message (answered, or found stale)",
-    "validate.after_receive": "ValidateData command received and parsed; nothing done yet",
+    "validate.after_receive": "ValidateData command received, found current; nothing done yet",
     "validate.mid_download": "staged files being downloaded",
     "validate.mid_duckdb": "DuckDB validating the batch",
     "validate.after_outputs": "curated, rejects and reports uploaded; Step Functions not told",
     "validate.after_answer": "SendTaskSuccess/Failure accepted; the message not deleted",
     "validate.before_delete": "about to delete the message (answered, or found stale)",
-    "kpi.after_receive": "ComputeKpis command received and parsed; nothing done yet",
+    "kpi.after_receive": "ComputeKpis command received, found current; nothing done yet",
     "kpi.mid_download": "curated files being downloaded into the worker's state",
     "kpi.mid_duckdb": "DuckDB computing the KPIs, the state lease held",
     "kpi.between_tables": "day rows written, category rows not yet",

@@ -183,11 +183,11 @@ class TaskWorker(Generic[CommandT]):
             return
         command, token = parsed
         context = {"stage": self.stage, "run_id": command.run_id, "message_id": message.message_id}
-        fault_point(f"{self.stage}.after_receive", run_id=command.run_id)
         if self._is_stale(command, context):
             fault_point(f"{self.stage}.before_delete", run_id=command.run_id)
             self.queue.delete(message.receipt_handle)
             return
+        fault_point(f"{self.stage}.after_receive", run_id=command.run_id)
         log.debug("task received", extra=context)
         started = time.monotonic()
         with self._kept_alive(message, token, context):

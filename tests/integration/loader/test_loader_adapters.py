@@ -76,3 +76,25 @@ def test_object_store_reads_prefixes_hashes_streams_and_copies(
     store.copy(bucket, "landing/big.csv", bucket, "raw/batch=b1/orders/0000-big.csv")
     copied = s3.get_object(Bucket=bucket, Key="raw/batch=b1/orders/0000-big.csv")["Body"].read()
     assert copied == body
+
+
+def test_object_store_reads_and_copies_the_version_asked_for_not_the_latest(
+    aws_client: Callable[[str], Any], unique_name: Callable[[str], str]
+) -> None:
+    # Given a versioned bucket where a key was uploaded, then overwritten by a correction
+    s3 = aws_client("s3")
+    bucket = unique_name("versioned")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = b"order_id,user_id\n1,2\n"
+    version = s3.put_object(Bucket=bucket, Key="landing/o.csv", Body=first)["VersionId"]
+    s3.put_object(Bucket=bucket, Key="landing/o.csv", Body=b"order_id,user_id\n1,3\n9,9\n")
+    store = S3ObjectStore(s3)
+    # When the first upload's version is read and copied
+    # Then it is the first upload's bytes every time, never the correction's
+    assert store.size_of(bucket, "landing/o.csv", version) == len(first)
+    assert store.read_prefix(bucket, "landing/o.csv", 8, version) == first[:8]
+    assert store.sha256_of(bucket, "landing/o.csv", version) == hashlib.sha256(first).hexdigest()
+    store.copy(bucket, "landing/o.csv", bucket, "raw/batch=b1/orders/0000-o.csv", version)
+    copied = s3.get_object(Bucket=bucket, Key="raw/batch=b1/orders/0000-o.csv")["Body"].read()
+    assert copied == first

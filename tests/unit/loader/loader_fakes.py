@@ -50,24 +50,50 @@ class FakeLedger:
 
 @dataclass
 class FakeObjectStore:
+    """A versioned bucket: every put is a new version, the key shows the latest."""
+
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    versions: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
     copies: list[tuple[str, str]] = field(default_factory=list)
 
-    def put(self, bucket: str, key: str, body: bytes) -> None:
+    def put(self, bucket: str, key: str, body: bytes) -> str:
+        version_id = f"v{len(self.versions) + 1}"
         self.objects[(bucket, key)] = body
+        self.versions[(bucket, key, version_id)] = body
+        return version_id
 
-    def size_of(self, bucket: str, key: str) -> int | None:
-        body = self.objects.get((bucket, key))
+    def _body(self, bucket: str, key: str, version_id: str | None) -> bytes | None:
+        if version_id is None:
+            return self.objects.get((bucket, key))
+        return self.versions.get((bucket, key, version_id))
+
+    def size_of(self, bucket: str, key: str, version_id: str | None = None) -> int | None:
+        body = self._body(bucket, key, version_id)
         return None if body is None else len(body)
 
-    def read_prefix(self, bucket: str, key: str, length: int) -> bytes:
-        return self.objects[(bucket, key)][:length]
+    def read_prefix(
+        self, bucket: str, key: str, length: int, version_id: str | None = None
+    ) -> bytes:
+        body = self._body(bucket, key, version_id)
+        assert body is not None
+        return body[:length]
 
-    def sha256_of(self, bucket: str, key: str) -> str:
-        return hashlib.sha256(self.objects[(bucket, key)]).hexdigest()
+    def sha256_of(self, bucket: str, key: str, version_id: str | None = None) -> str:
+        body = self._body(bucket, key, version_id)
+        assert body is not None
+        return hashlib.sha256(body).hexdigest()
 
-    def copy(self, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
-        self.objects[(bucket, key)] = self.objects[(source_bucket, source_key)]
+    def copy(
+        self,
+        source_bucket: str,
+        source_key: str,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+    ) -> None:
+        body = self._body(source_bucket, source_key, version_id)
+        assert body is not None
+        self.put(bucket, key, body)
         self.copies.append((source_key, key))
 
 

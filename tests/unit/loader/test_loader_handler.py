@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 
@@ -152,3 +153,23 @@ def test_earlier_content_uploaded_again_under_its_key_is_loaded_as_a_correction_
     # Then it is staged, not skipped
     assert [f.source_key for f in result.payload.staged] == ["landing/orders.csv"]
     assert result.payload.skipped == []
+
+
+def test_a_late_load_of_an_earlier_upload_stages_that_upload_not_the_later_correction(
+    handler: LoadHandler, store: FakeObjectStore, ledger: FakeLedger
+) -> None:
+    # Given orders.csv uploaded, then corrected (a new version of the same key)
+    first_version = store.put("landing-bucket", "landing/orders.csv", ORDERS_CSV)
+    first = landed("landing/orders.csv", ORDERS_CSV, event_id="e1").model_copy(
+        update={"version_id": first_version}
+    )
+    corrected_body = ORDERS_CSV.replace(b"Complete", b"Returned")
+    store.put("landing-bucket", "landing/orders.csv", corrected_body)
+    # When the first upload's LoadData runs only now (late, or redelivered)
+    result = handler.handle(command("b-first", first))
+    # Then it staged the bytes its upload announced, and the ledger holds those bytes' hash
+    (staged,) = result.payload.staged
+    assert store.objects[("data", staged.key)] == ORDERS_CSV
+    assert staged.sha256 == hashlib.sha256(ORDERS_CSV).hexdigest()
+    corrected = ledger.get(f"FILE#{hashlib.sha256(corrected_body).hexdigest()}")
+    assert corrected is None

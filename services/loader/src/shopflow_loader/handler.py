@@ -50,7 +50,7 @@ class LoadHandler:
         skipped: list[SkippedFile] = []
         first_key_of_content: dict[str, str] = {}
         for position, landed in enumerate(objects):
-            sha256 = self.store.sha256_of(landed.bucket, landed.key)
+            sha256 = self.store.sha256_of(landed.bucket, landed.key, landed.version_id)
             holder = self._file_holder(sha256, batch_id, landed.key)
             earlier_in_batch = first_key_of_content.get(sha256)
             if holder is not None or earlier_in_batch is not None:
@@ -72,7 +72,9 @@ class LoadHandler:
             first_key_of_content[sha256] = landed.key
             kind = kinds[landed.arrival_id]
             target = staged_key(batch_id, kind, position, landed.key)
-            self.store.copy(landed.bucket, landed.key, self.data_bucket, target)
+            self.store.copy(
+                landed.bucket, landed.key, self.data_bucket, target, landed.version_id
+            )
             self._record_file(sha256, batch_id, landed, kind, target)
             staged.append(
                 StagedFile(
@@ -101,14 +103,16 @@ class LoadHandler:
         kinds: dict[str, FileKind] = {}
         problems: list[tuple[str, str]] = []
         for landed in objects:
-            size = self.store.size_of(landed.bucket, landed.key)
+            size = self.store.size_of(landed.bucket, landed.key, landed.version_id)
             if size is None:
                 problems.append((landed.key, "the uploaded object no longer exists"))
                 continue
             prefix = (
                 b""
                 if size == 0
-                else self.store.read_prefix(landed.bucket, landed.key, HEADER_PROBE_BYTES)
+                else self.store.read_prefix(
+                    landed.bucket, landed.key, HEADER_PROBE_BYTES, landed.version_id
+                )
             )
             recognition = recognise_file(prefix, total_size=size)
             if recognition.kind is None:

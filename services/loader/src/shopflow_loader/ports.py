@@ -50,14 +50,26 @@ class Ledger(Protocol):
 
 
 class ObjectStore(Protocol):
-    def size_of(self, bucket: str, key: str) -> int | None:
-        """Size in bytes, or None when the object does not exist."""
+    """Objects of a versioned bucket: ``version_id`` names one upload's bytes (None: the
+    key's latest), so a late or repeated command never reads a later upload's."""
+
+    def size_of(self, bucket: str, key: str, version_id: str | None = None) -> int | None:
+        """Size in bytes, or None when the object (version) does not exist."""
         ...
 
-    def read_prefix(self, bucket: str, key: str, length: int) -> bytes: ...
+    def read_prefix(
+        self, bucket: str, key: str, length: int, version_id: str | None = None
+    ) -> bytes: ...
 
-    def sha256_of(self, bucket: str, key: str) -> str:
+    def sha256_of(self, bucket: str, key: str, version_id: str | None = None) -> str:
         """Hex SHA-256 of the object's content, streamed."""
         ...
 
-    def copy(self, source_bucket: str, source_key: str, bucket: str, key: str) -> None: ...
+    def copy(
+        self,
+        source_bucket: str,
+        source_key: str,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+    ) -> None: ...

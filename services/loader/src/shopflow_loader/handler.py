@@ -72,9 +72,7 @@ class LoadHandler:
             first_key_of_content[sha256] = landed.key
             kind = kinds[landed.arrival_id]
             target = staged_key(batch_id, kind, position, landed.key)
-            self.store.copy(
-                landed.bucket, landed.key, self.data_bucket, target, landed.version_id
-            )
+            self.store.copy(landed.bucket, landed.key, self.data_bucket, target, landed.version_id)
             self._record_file(sha256, batch_id, landed, kind, target)
             staged.append(
                 StagedFile(

@@ -24,6 +24,7 @@ from reference_kpis import reference_kpis
 from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 from shopflow_contracts.rows import FileKind
 from shopflow_kpi.domain import CuratedFileRef, CuratedState, compute_kpis
+from shopflow_validator.adapters.duckdb_engine import DuckDbEngine
 from shopflow_validator.domain import validate_file
 
 DAY0 = datetime(2025, 3, 30, 20, 0, tzinfo=UTC)
@@ -111,7 +112,12 @@ def settled_kpis(files: list[tuple[FileKind, str]], work: Path) -> tuple[str, st
             source = work / f"upload-{arrival}.csv"
             source.write_text(text)
             result = validate_file(
-                source, kind, f"landing/{source.name}", f"{arrival:06d}", work / "curated"
+                source,
+                kind,
+                f"landing/{source.name}",
+                f"{arrival:06d}",
+                work / "curated",
+                engine=DuckDbEngine(),
             )
             assert result.rows_in == result.accepted + result.rejected + result.duplicates
             if result.accepted_path is None:

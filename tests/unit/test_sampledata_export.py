@@ -20,6 +20,7 @@ from shopflow_cli.sampledata import (
     generate_sample,
 )
 from shopflow_contracts.rows import FileKind, parse_timestamp
+from shopflow_validator.adapters.duckdb_engine import DuckDbEngine
 from shopflow_validator.domain import validate_file
 
 MONEY = ("sale_price", "cost", "retail_price")
@@ -111,8 +112,12 @@ def test_the_validator_reads_the_export_as_its_exact_twin(
     }
     for shard, twin in zip(export.shards, export.exact_shards, strict=True):
         kind = kinds[shard.name.split("-")[0]]
-        exported = validate_file(shard, kind, shard.name, "1", tmp_path / "bq" / shard.name)
-        exact = validate_file(twin, kind, twin.name, "1", tmp_path / "exact" / shard.name)
+        exported = validate_file(
+            shard, kind, shard.name, "1", tmp_path / "bq" / shard.name, engine=DuckDbEngine()
+        )
+        exact = validate_file(
+            twin, kind, twin.name, "1", tmp_path / "exact" / shard.name, engine=DuckDbEngine()
+        )
         counts = (exported.rows_in, exported.accepted, exported.rejected, exported.duplicates)
         assert counts == (exact.rows_in, exact.accepted, exact.rejected, exact.duplicates)
         assert exported.rejects_by_rule == exact.rejects_by_rule

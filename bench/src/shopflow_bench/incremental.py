@@ -248,13 +248,14 @@ def incremental_task(spec: Spec) -> TaskResult:
     threads, scratch, repeats, kpi_out.
     """
     from shopflow_contracts.rows import FileKind
-    from shopflow_validator.domain import ValidationConfig, validate_file
+    from shopflow_validator.adapters.duckdb_engine import DuckDbEngine
+    from shopflow_validator.domain import validate_file
 
     layout = make_layout(spec["layout"], spec["memory_limit"], int(spec["threads"]))
     scratch_root = Path(spec["scratch"])
     scratch_root.mkdir(parents=True, exist_ok=True)
     prepared = layout.prepare(_curated(spec["history"]), Path(spec["layout_dir"]))
-    config = ValidationConfig(memory_limit=spec["memory_limit"], threads=int(spec["threads"]))
+    engine = DuckDbEngine(memory_limit=spec["memory_limit"], threads=int(spec["threads"]))
     repeats: list[dict[str, float]] = []
     run: KpiRun | None = None
     rows_in = accepted = 0
@@ -266,7 +267,7 @@ def incremental_task(spec: Spec) -> TaskResult:
             "landing/correction.csv",
             spec["ingest_seq"],
             Path(spec["out_dir"]),
-            config,
+            engine=engine,
         )
         validated = time.perf_counter()
         if result.accepted_path is None:

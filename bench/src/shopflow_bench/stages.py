@@ -18,16 +18,17 @@ from shopflow_bench.kpirows import category_records, day_records
 def shopflow_validate(spec: Spec) -> TaskResult:
     """spec: files [[kind, path, source_key]], out_dir, ingest_seq, memory_limit, threads."""
     from shopflow_contracts.rows import FileKind
-    from shopflow_validator.domain import ValidationConfig, validate_file
+    from shopflow_validator.adapters.duckdb_engine import DuckDbEngine
+    from shopflow_validator.domain import validate_file
 
-    config = ValidationConfig(memory_limit=spec["memory_limit"], threads=int(spec["threads"]))
+    engine = DuckDbEngine(memory_limit=spec["memory_limit"], threads=int(spec["threads"]))
     out_dir = Path(spec["out_dir"])
     files = []
     total = 0.0
     for kind, path, source_key in spec["files"]:
         started = time.perf_counter()
         result = validate_file(
-            Path(path), FileKind(kind), source_key, spec["ingest_seq"], out_dir, config
+            Path(path), FileKind(kind), source_key, spec["ingest_seq"], out_dir, engine=engine
         )
         seconds = time.perf_counter() - started
         total += seconds

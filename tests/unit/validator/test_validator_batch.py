@@ -7,6 +7,7 @@ from pathlib import Path
 from shopflow_contracts.rows import FileKind
 from shopflow_validator.domain import BatchFile, FileValidationResult, validate_batch
 from validator_support import (
+    ENGINE,
     GOOD_PRODUCTS,
     ITEMS_HEADER,
     ORDERS_HEADER,
@@ -55,7 +56,7 @@ def run_batch(tmp_path: Path, *files: tuple[FileKind, str, str]) -> list[FileVal
         fetched.append(index)
         target.write_bytes((sources / files[index][1]).read_bytes())
 
-    results = validate_batch(batch, fetch, tmp_path / "work")
+    results = validate_batch(batch, fetch, tmp_path / "work", engine=ENGINE)
 
     assert sorted(fetched) == list(range(len(files)))
     assert not any((tmp_path / "work" / "staged").iterdir())

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 from shopflow_contracts.rows import FileKind
 from shopflow_validator.domain import validate_file
+from validator_support import ENGINE
 
 
 def test_given_a_bad_cell_when_try_cast_in_ctas_over_all_varchar_csv_then_it_is_null(
@@ -47,7 +48,9 @@ def test_given_a_bad_cell_when_validating_then_it_is_a_rejected_row_not_an_error
         "1x,10,pending,2025-03-30T16:14:26,1\n"
     )
 
-    result = validate_file(source, FileKind.ORDERS, "landing/orders.csv", "seq", tmp_path / "out")
+    result = validate_file(
+        source, FileKind.ORDERS, "landing/orders.csv", "seq", tmp_path / "out", engine=ENGINE
+    )
 
     assert (result.rows_in, result.accepted, result.rejected) == (2, 1, 1)
     assert result.rejects_by_rule == {"invalid_integer:order_id": 1}

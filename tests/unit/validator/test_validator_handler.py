@@ -32,7 +32,7 @@ from shopflow_validator.handler import (
     batch_stems,
 )
 from shopflow_validator.ports import ObjectStore
-from validator_support import GOOD_ITEMS, GOOD_ORDERS, ITEMS_HEADER, ORDERS_HEADER
+from validator_support import ENGINE, GOOD_ITEMS, GOOD_ORDERS, ITEMS_HEADER, ORDERS_HEADER
 
 BUCKET = "shop-data"
 BATCH = "batch-0001"
@@ -120,6 +120,7 @@ def handler(
             reject_policy=policy,
             work_dir=tmp_path,
         ),
+        engine=ENGINE,
     )
 
 
@@ -352,6 +353,7 @@ def test_given_files_within_the_threshold_when_handled_then_curated_rejects_and_
         HandlerConfig(data_bucket=BUCKET, reject_threshold=Decimal("0.5"), work_dir=tmp_path),
         clock=lambda: now,
         new_message_id=lambda: message_id,
+        engine=ENGINE,
     )
     incoming = command(orders, items, header_only)
 

@@ -9,6 +9,7 @@ from typing import Any
 import duckdb
 from shopflow_contracts.report import AppliedPolicy, ValidationReport
 from shopflow_contracts.rows import FileKind
+from shopflow_validator.adapters.duckdb_engine import DuckDbEngine
 from shopflow_validator.domain import (
     REJECTS_HEADER,
     FileValidationResult,
@@ -17,6 +18,7 @@ from shopflow_validator.domain import (
 )
 from shopflow_validator.domain.report import file_report, report_json
 
+ENGINE = DuckDbEngine()
 DEFAULT_POLICY = AppliedPolicy(reject_policy="quarantine", reject_threshold="0.5", money="round")
 
 ORDERS_HEADER = "order_id,user_id,status,created_at,returned_at,shipped_at,delivered_at,num_of_item"
@@ -115,6 +117,7 @@ def validate(
         "2025-03-30T16:14:26Z#0001#landing/" + name,
         tmp_path / "out",
         config,
+        engine=ENGINE,
     )
     assert_accounting(result)
     assert (result.accepted_path is not None) == (result.accepted > 0)

@@ -9,6 +9,7 @@ from shopflow_runtime.clients import AwsClientFactory, ClientSource
 from shopflow_runtime.wiring import build_task_worker
 from shopflow_runtime.worker import TaskWorker
 
+from shopflow_validator.adapters.duckdb_engine import DuckDbEngine
 from shopflow_validator.adapters.s3 import S3ObjectStore
 from shopflow_validator.domain import ValidationConfig
 from shopflow_validator.handler import HandlerConfig, ValidateHandler
@@ -26,11 +27,10 @@ def build_handler(settings: ValidatorSettings, s3_client: Any) -> ValidateHandle
             reject_threshold=settings.reject_threshold,
             reject_policy=settings.reject_policy,
             work_dir=settings.work_dir,
-            validation=ValidationConfig(
-                memory_limit=settings.duckdb_memory_limit,
-                threads=settings.duckdb_threads,
-                money=settings.money_mode,
-            ),
+            validation=ValidationConfig(money=settings.money_mode),
+        ),
+        engine=DuckDbEngine(
+            memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads
         ),
     )
 

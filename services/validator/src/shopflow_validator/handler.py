@@ -54,7 +54,7 @@ from shopflow_validator.domain.policy import (
     share_of,
 )
 from shopflow_validator.domain.report import file_report, report_json
-from shopflow_validator.ports import ObjectStore
+from shopflow_validator.ports import ObjectStore, SqlEngine
 
 log = logging.getLogger("shopflow.validator")
 
@@ -127,8 +127,11 @@ class ValidateHandler:
         config: HandlerConfig,
         clock: Callable[[], datetime] = utc_now,
         new_message_id: Callable[[], UUID] = uuid4,
+        *,
+        engine: SqlEngine,
     ) -> None:
         self._store = store
+        self._engine = engine
         self._config = config
         self._clock = clock
         self._new_message_id = new_message_id
@@ -237,6 +240,7 @@ class ValidateHandler:
             fetch,
             work,
             self._config.validation,
+            engine=self._engine,
             applied=lambda result: quarantine_reason(result, rules) is None,
         )
         for result in results:

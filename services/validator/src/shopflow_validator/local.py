@@ -19,10 +19,12 @@ from pathlib import Path
 from shopflow_contracts.report import AppliedPolicy, QuarantineReason, ValidationReport
 from shopflow_contracts.rows import GZIP_MAGIC, FileKind, recognise_kind
 
+from shopflow_validator.adapters.duckdb_engine import DuckDbEngine
 from shopflow_validator.domain import BatchFile, FileValidationResult, ValidationConfig
 from shopflow_validator.domain.batch import unique_stems, validate_batch
 from shopflow_validator.domain.policy import RejectRules, quarantine_reason
 from shopflow_validator.domain.report import file_report, report_json
+from shopflow_validator.ports import SqlEngine
 
 LOCAL_BATCH = "local"
 # Enough of a file to hold its header line, however wide.
@@ -67,9 +69,11 @@ def validate_paths(
     out_dir: Path,
     rules: RejectRules,
     config: ValidationConfig | None = None,
+    engine: SqlEngine | None = None,
 ) -> list[LocalOutcome]:
     """Validate ``paths`` as one batch into ``out_dir``; outcomes in the order of ``paths``."""
     config = config or ValidationConfig()
+    engine = engine or DuckDbEngine()
     out_dir.mkdir(parents=True, exist_ok=True)
     kinds = {path: kind_of(path) for path in paths}
     known = [path for path in paths if kinds[path] is not None]
@@ -94,6 +98,7 @@ def validate_paths(
         work,
         config,
         applied=lambda result: quarantine_reason(result, rules) is None,
+        engine=engine,
     )
     policy = AppliedPolicy(
         reject_policy=rules.policy, reject_threshold=rules.threshold, money=config.money

@@ -5,6 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+import duckdb
+
+
+class SqlEngine(Protocol):
+    """Where validation's SQL runs (``adapters.duckdb_engine``): the domain asks for a
+    database, the engine decides how much of the machine it may use."""
+
+    def connect(self, database: Path, spill_dir: Path) -> duckdb.DuckDBPyConnection:
+        """A database at ``database`` spilling to ``spill_dir``, its timestamps in UTC."""
+        ...
+
 
 class ObjectStore(Protocol):
     def size_of(self, bucket: str, key: str) -> int | None:

@@ -32,7 +32,8 @@ from shopflow_validator.domain.model import (
     ValidationConfig,
 )
 from shopflow_validator.domain.rules import sql_text
-from shopflow_validator.domain.validate import connect, stem_of, validate_file
+from shopflow_validator.domain.validate import stem_of, validate_file
+from shopflow_validator.ports import SqlEngine
 
 # How many warnings a file's result carries (the report lists up to REPORT_LISTED_ROWS).
 RESULT_WARNINGS = 10
@@ -89,7 +90,7 @@ def _versions_sql(results: dict[int, FileValidationResult], columns: str) -> str
 
 
 def _batch_orders(
-    orders: dict[int, FileValidationResult], target: Path, scratch: Path, config: ValidationConfig
+    orders: dict[int, FileValidationResult], target: Path, scratch: Path, engine: SqlEngine
 ) -> Path | None:
     """One row per accepted order of the batch (its latest version), or None if none."""
     union = _versions_sql(orders, "order_id, user_id, num_of_item, _source_line")
@@ -102,7 +103,7 @@ def _batch_orders(
         )
         + " END"
     )
-    connection = connect(scratch / "orders.duckdb", _spill(scratch), config)
+    connection = engine.connect(scratch / "orders.duckdb", _spill(scratch))
     try:
         connection.execute(
             f"""
@@ -128,13 +129,13 @@ def _num_of_item_mismatches(
     batch_orders: Path,
     items: dict[int, FileValidationResult],
     scratch: Path,
-    config: ValidationConfig,
+    engine: SqlEngine,
 ) -> dict[int, tuple[int, list[NumOfItemMismatch]]]:
     """Orders file -> (how many of its orders disagree, the first few of them by line)."""
     union = _versions_sql(items, "id, order_id, _source_line")
     if not union:
         return {}
-    connection = connect(scratch / "items.duckdb", _spill(scratch), config)
+    connection = engine.connect(scratch / "items.duckdb", _spill(scratch))
     try:
         connection.execute(
             f"""
@@ -203,6 +204,8 @@ def validate_batch(
     work_dir: Path,
     config: ValidationConfig | None = None,
     applied: Callable[[FileValidationResult], bool] = lambda result: True,
+    *,
+    engine: SqlEngine,
 ) -> list[FileValidationResult]:
     """Validate every file of a batch into ``work_dir``/out; results in the order of ``files``.
 
@@ -230,6 +233,7 @@ def validate_batch(
                 file.ingest_seq,
                 out_dir,
                 config,
+                engine=engine,
                 stem=file.stem or stem_of(file.staged_key or file.source_key),
                 staged_key=file.staged_key,
                 batch_orders=batch_orders,
@@ -242,7 +246,7 @@ def validate_batch(
         for index in first:
             run(index)
         orders = {index: results[index] for index in first if applied(results[index])}
-        batch_orders = _batch_orders(orders, scratch / "batch-orders.parquet", scratch, config)
+        batch_orders = _batch_orders(orders, scratch / "batch-orders.parquet", scratch, engine)
         for index in range(len(files)):
             if index not in results:
                 run(index, batch_orders)
@@ -253,7 +257,7 @@ def validate_batch(
                 if result.kind is FileKind.ORDER_ITEMS and applied(result)
             }
             for index, (total, listed) in _num_of_item_mismatches(
-                batch_orders, items, scratch, config
+                batch_orders, items, scratch, engine
             ).items():
                 results[index] = _warn(results[index], total, listed)
     finally:

@@ -23,10 +23,8 @@ REPORT_LISTED_ROWS = 1_000
 
 @dataclass(frozen=True)
 class ValidationConfig:
-    """How money is read, and how much of the machine DuckDB may use for one file."""
+    """How money is read (see ``shopflow_contracts.rows``)."""
 
-    memory_limit: str = "512MB"
-    threads: int = 2
     money: MoneyMode = "round"
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from duckdb import DuckDBPyConnection
 from shopflow_contracts.report import (
     ColumnWarning,
     MoneyMode,
@@ -76,6 +77,7 @@ from shopflow_validator.domain.rules import (
     warning_rules,
 )
 from shopflow_validator.domain.schema import ColumnSpec, ColumnType, column_specs
+from shopflow_validator.ports import SqlEngine
 
 REJECTS_HEADER = ("source_key", "line", "rule", "message", "raw_line")
 # DuckDB's reader error types -> the rule a record it could not parse is rejected under.
@@ -158,47 +160,57 @@ def _layout(header: list[str], kind: FileKind) -> _Layout | FileError:
     return _Layout(positions, len(names), tuple(extra), aliases)
 
 
-def connect(database: Path, spill_dir: Path, config: ValidationConfig) -> Any:
-    connection = duckdb.connect(
-        str(database),
-        config={
-            "memory_limit": config.memory_limit,
-            "threads": config.threads,
-            "temp_directory": str(spill_dir),
-            # Keeping scan order would make DuckDB buffer whole tables in memory; every
-            # output that needs an order (Parquet, rejects) asks for it with ORDER BY.
-            "preserve_insertion_order": False,
-        },
-    )
-    connection.execute("SET TimeZone = 'UTC'")
-    connection.execute("SET enable_progress_bar = false")
-    return connection
+# The tables the steps of checking a file's rows create, each in one statement (see
+# ``_check_rows``). The reader's own rejects table is one of them: it is named here and read
+# by the next step only.
+BATCH_ORDERS = "batch_orders"
+CHECKED = "checked"
+READER_REJECTS = "reader_rejects"
+VERDICTS = "verdicts"
+REPEATS = "repeats"
+# The kinds whose rows are checked against the batch's orders (user_mismatch).
+CHECKED_AGAINST_BATCH_ORDERS = (FileKind.ORDER_ITEMS,)
+
+
+def _one(connection: DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    row = connection.execute(sql).fetchone()
+    if row is None:
+        raise RuntimeError(f"no row from: {sql[:200]}")
+    return tuple(row)
 
 
 def _read_records_sql(split: SplitFile, layout: _Layout) -> str:
     columns = {"_line": "VARCHAR"} | {f"c{index}": "VARCHAR" for index in range(layout.width)}
     column_map = "{" + ", ".join(f"{sql_text(n)}: {sql_text(t)}" for n, t in columns.items()) + "}"
     # Everything is read as VARCHAR: a bad cell must become a rejected row, never a failed
-    # scan. Rows DuckDB cannot split into fields go to the parse_errors table.
+    # scan. Rows DuckDB cannot split into fields go to READER_REJECTS.
     return (
         f"read_csv({sql_text(str(split.records_path))}, columns = {column_map}, "
         "header = false, auto_detect = false, all_varchar = true, delim = ',', "
         "quote = '\"', escape = '\"', new_line = '\\n', strict_mode = true, "
-        "store_rejects = true, rejects_table = 'parse_errors', rejects_scan = 'parse_scans')"
+        f"store_rejects = true, rejects_table = {sql_text(READER_REJECTS)}, "
+        "rejects_scan = 'reader_scans')"
     )
 
 
-def _batch_orders_join(batch_orders: Path | None, specs: tuple[ColumnSpec, ...]) -> str:
-    """Joins each order item to its order in the batch, if the batch has it (else NULLs)."""
-    if batch_orders is None:
-        return ""
+def load_batch_orders(connection: DuckDBPyConnection, batch_orders: Path | None) -> None:
+    """Step: the Parquet of the batch's accepted orders (``validate_batch``) -> table
+    BATCH_ORDERS (order_id, b_user_id, b_source, b_line); empty when there is none."""
+    connection.execute(
+        f"CREATE TABLE {BATCH_ORDERS} (order_id BIGINT, {BATCH_ORDER_USER} BIGINT, "
+        f"{BATCH_ORDER_SOURCE} VARCHAR, {BATCH_ORDER_LINE} BIGINT)"
+    )
+    if batch_orders is not None:
+        connection.execute(
+            f"INSERT INTO {BATCH_ORDERS} SELECT order_id, user_id, source_key, line "
+            f"FROM read_parquet({sql_text(str(batch_orders))})"
+        )
+
+
+def _batch_orders_join(specs: tuple[ColumnSpec, ...]) -> str:
+    """Joins each order item to its order in the batch (NULLs when the batch lacks it)."""
     order_id = typed({spec.name: spec for spec in specs}["order_id"])
-    return (
-        f"LEFT JOIN (SELECT order_id, user_id AS {BATCH_ORDER_USER}, "
-        f"source_key AS {BATCH_ORDER_SOURCE}, line AS {BATCH_ORDER_LINE} "
-        f"FROM read_parquet({sql_text(str(batch_orders))})) AS batch_orders "
-        f"ON batch_orders.order_id = flagged.{order_id}"
-    )
+    return f"LEFT JOIN {BATCH_ORDERS} ON {BATCH_ORDERS}.order_id = flagged.{order_id}"
 
 
 def _checked_table_sql(
@@ -206,7 +218,7 @@ def _checked_table_sql(
     layout: _Layout,
     specs: tuple[ColumnSpec, ...],
     rules: list[Rule],
-    batch_orders: Path | None,
+    against_batch_orders: bool,
     money: MoneyMode,
 ) -> str:
     def cell(spec: ColumnSpec) -> str:
@@ -257,7 +269,7 @@ def _checked_table_sql(
         + [f"coalesce({rounded(spec)}, false)" for spec in rounded_specs]
     )
     return f"""
-        CREATE TABLE checked AS
+        CREATE TABLE {CHECKED} AS
         WITH cells AS (
             SELECT TRY_CAST(_line AS BIGINT) AS _line, {cells}
             FROM {_read_records_sql(split, layout)}
@@ -267,7 +279,7 @@ def _checked_table_sql(
         flagged AS (SELECT *{"".join(", " + flag for flag in flag_expressions)} FROM converted),
         judged AS (
             SELECT *, {first_broken(rules, "name")} AS rule
-            FROM flagged {_batch_orders_join(batch_orders, specs)}
+            FROM flagged {_batch_orders_join(specs) if against_batch_orders else ""}
         )
         SELECT _line, {", ".join(output)}, rule,
                -- Only a rejected row pays for building its message.
@@ -287,14 +299,15 @@ def _numbers_csv_sql(path: Path, columns: tuple[str, ...]) -> str:
 
 
 def _verdicts_table_sql(split: SplitFile, width: int) -> str:
-    index = _numbers_csv_sql(split.index_path, ("line", "raw_offset", "raw_length", "stray"))
+    # raw_in: which file (region) a record's raw text is in: IN_RECORDS, IN_STRAY or IN_RUN.
+    index = _numbers_csv_sql(split.index_path, ("line", "raw_offset", "raw_length", "raw_in"))
     runs = _numbers_csv_sql(split.runs_path, ("first_line", "records", "raw_offset", "raw_length"))
     # A record of a run points at the whole run; its own text is found when it is rejected.
     all_records = f"""(
-        SELECT line, raw_offset, raw_length, stray FROM {index}
+        SELECT line, raw_offset, raw_length, raw_in FROM {index}
         UNION ALL
         SELECT unnest(range(first_line, first_line + records)) AS line,
-               raw_offset, raw_length, {IN_RUN} AS stray
+               raw_offset, raw_length, {IN_RUN} AS raw_in
         FROM {runs}
     )"""
     parse_rule = "CASE error_type " + " ".join(
@@ -306,7 +319,7 @@ def _verdicts_table_sql(split: SplitFile, width: int) -> str:
     # a record DuckDB split differently from the byte pass (irregular quoting) cannot be
     # trusted and is rejected as malformed.
     return f"""
-        CREATE TABLE verdicts AS
+        CREATE TABLE {VERDICTS} AS
         WITH duplicated AS (
             SELECT _line FROM checked WHERE _line IS NOT NULL GROUP BY _line HAVING count(*) > 1
         ),
@@ -318,17 +331,17 @@ def _verdicts_table_sql(split: SplitFile, width: int) -> str:
             SELECT TRY_CAST(split_part(csv_line, ',', 1) AS BIGINT) AS line,
                    arg_min(error_type, byte_position) AS error_type,
                    arg_min(error_message, byte_position) AS error_message
-            FROM parse_errors GROUP BY ALL
+            FROM {READER_REJECTS} GROUP BY ALL
         )
-        SELECT records.line, records.raw_offset, records.raw_length, records.stray,
+        SELECT records.line, records.raw_offset, records.raw_length, records.raw_in,
             CASE
-                WHEN records.stray = {IN_STRAY} THEN 'stray_carriage_return'
+                WHEN records.raw_in = {IN_STRAY} THEN 'stray_carriage_return'
                 WHEN parsed._line IS NOT NULL AND unparsed.line IS NULL THEN parsed.rule
                 WHEN unparsed.line IS NOT NULL THEN {parse_rule} ELSE 'malformed_row' END
                 ELSE 'malformed_row'
             END AS rule,
             CASE
-                WHEN records.stray = {IN_STRAY} THEN {sql_text(STRAY_CR_MESSAGE)}
+                WHEN records.raw_in = {IN_STRAY} THEN {sql_text(STRAY_CR_MESSAGE)}
                 WHEN parsed._line IS NOT NULL AND unparsed.line IS NULL THEN parsed.message
                 WHEN unparsed.error_type IN ('MISSING COLUMNS', 'TOO MANY COLUMNS')
                     THEN {field_count_message}
@@ -358,7 +371,7 @@ def _repeats_table_sql(specs: tuple[ColumnSpec, ...], key: ColumnSpec) -> str:
         f"lag({typed(spec)}) OVER w IS NOT DISTINCT FROM {typed(spec)}" for spec in specs
     )
     return f"""
-        CREATE TABLE repeats AS
+        CREATE TABLE {REPEATS} AS
         WITH repeated AS (
             -- A cheap first cut over one column; the verdicts narrow it down below.
             SELECT {typed(key)} AS key FROM checked WHERE rule IS NULL
@@ -431,14 +444,14 @@ def _write_parquet_sql(
 _Reject = tuple[int, int, int, int, str, str]
 
 
-def _rejects_from_duckdb(connection: Any) -> Iterator[_Reject]:
+def _rejects_from_duckdb(connection: DuckDBPyConnection) -> Iterator[_Reject]:
     # Paged by line number so only one page of rejects is in Python at a time. The bounds
     # are inlined integers: as parameters they keep DuckDB from planning a top-N over the
     # filtered rows, and the query sorts every verdict instead (~1 s per million rows).
     last_line = -1
     while True:
         page = connection.execute(
-            "SELECT line, raw_offset, raw_length, stray, rule, message FROM verdicts "
+            "SELECT line, raw_offset, raw_length, raw_in, rule, message FROM verdicts "
             f"WHERE rule IS NOT NULL AND line > {int(last_line)} "
             f"ORDER BY line LIMIT {int(REJECTS_PAGE_ROWS)}"
         ).fetchall()
@@ -521,7 +534,7 @@ class _RowOutcome:
     findings: _Findings = field(default_factory=_Findings)
 
 
-def _listed_repeats(connection: Any, kind: str) -> tuple[RepeatedRow, ...]:
+def _listed_repeats(connection: DuckDBPyConnection, kind: str) -> tuple[RepeatedRow, ...]:
     rows = connection.execute(
         # An inlined LIMIT, as in _rejects_from_duckdb, so it plans as a top-N.
         f"SELECT line, key, of_line FROM repeats WHERE kind = {sql_text(kind)} "
@@ -533,13 +546,15 @@ def _listed_repeats(connection: Any, kind: str) -> tuple[RepeatedRow, ...]:
     )
 
 
-def _findings(connection: Any, specs: tuple[ColumnSpec, ...], money: MoneyMode) -> _Findings:
+def _findings(
+    connection: DuckDBPyConnection, specs: tuple[ColumnSpec, ...], money: MoneyMode
+) -> _Findings:
     """Counts and the first rows of the written rows' warned cells and rounded money."""
     warned_specs = [spec for spec in specs if warning_rules(spec, money)]
     rounded_specs = [spec for spec in specs if money == "round" and spec.type is ColumnType.MONEY]
     if not warned_specs and not rounded_specs:
         return _Findings()
-    (any_flagged,) = connection.execute("SELECT count(*) FROM checked WHERE _flagged").fetchone()
+    (any_flagged,) = _one(connection, "SELECT count(*) FROM checked WHERE _flagged")
     if not any_flagged:
         return _Findings()
     connection.execute(
@@ -569,11 +584,12 @@ def _findings(connection: Any, specs: tuple[ColumnSpec, ...], money: MoneyMode) 
     rounded_rows: list[RoundedMoney] = []
     if rounded_specs:
         any_rounded = " OR ".join(f"coalesce({rounded(spec)}, false)" for spec in rounded_specs)
-        counts = connection.execute(
+        counts = _one(
+            connection,
             f"SELECT count(*) FILTER (WHERE {any_rounded}), "
             + ", ".join(f"count(*) FILTER (WHERE {rounded(spec)})" for spec in rounded_specs)
-            + " FROM findings"
-        ).fetchone()
+            + " FROM findings",
+        )
         rounding = MoneyRounding(
             rows=int(counts[0]),
             by_column={
@@ -607,40 +623,55 @@ def _check_rows(
     rejects_path: Path,
     scratch: Path,
     config: ValidationConfig,
+    engine: SqlEngine,
     batch_orders: Path | None,
 ) -> _RowOutcome:
+    """The rows of a readable file, checked in named steps, each one statement:
+
+    1. ``load_batch_orders`` (order items only): batch orders Parquet -> BATCH_ORDERS;
+    2. check: records.csv (+ BATCH_ORDERS) -> CHECKED, and the reader's READER_REJECTS;
+    3. judge: CHECKED + READER_REJECTS + index.csv + runs.csv -> VERDICTS (one per record);
+    4. repeats: CHECKED + VERDICTS -> REPEATS (duplicates and corrections within the file);
+    5. write: CHECKED + VERDICTS + REPEATS -> the accepted Parquet;
+    6. rejects: VERDICTS + the byte pass's files -> the rejects CSV;
+    7. findings: CHECKED + VERDICTS + REPEATS -> column warnings and rounded money.
+    """
     specs = column_specs(kind)
     rules = rules_for(specs, config.money)
-    if batch_orders is not None and kind is FileKind.ORDER_ITEMS:
+    against_batch_orders = kind in CHECKED_AGAINST_BATCH_ORDERS
+    if against_batch_orders:
         rules.append(user_mismatch_rule(specs))
-    else:
-        batch_orders = None
     key = next(spec for spec in specs if spec.name == PRIMARY_KEYS[kind])
     spill = scratch / "spill"
     spill.mkdir()
-    connection = connect(scratch / "validate.duckdb", spill, config)
+    connection = engine.connect(scratch / "validate.duckdb", spill)
     try:
+        if against_batch_orders:
+            load_batch_orders(connection, batch_orders)
         connection.execute(
-            _checked_table_sql(split, layout, specs, rules, batch_orders, config.money)
+            _checked_table_sql(split, layout, specs, rules, against_batch_orders, config.money)
         )
         connection.execute(_verdicts_table_sql(split, layout.width))
         connection.execute(_repeats_table_sql(specs, key))
-        verdicts, passed = connection.execute(
-            "SELECT count(*), count(*) FILTER (WHERE rule IS NULL) FROM verdicts"
-        ).fetchone()
+        verdicts, passed = _one(
+            connection,
+            f"SELECT count(*), count(*) FILTER (WHERE rule IS NULL) FROM {VERDICTS}",
+        )
         if verdicts != split.rows_in:
             raise RuntimeError(
                 f"{source_key}: {verdicts} verdicts for {split.rows_in} records: index unreadable"
             )
-        duplicates, corrections = connection.execute(
+        duplicates, corrections = _one(
+            connection,
             "SELECT count(*) FILTER (WHERE kind = 'duplicate'), "
-            "count(*) FILTER (WHERE kind = 'correction') FROM repeats"
-        ).fetchone()
+            f"count(*) FILTER (WHERE kind = 'correction') FROM {REPEATS}",
+        )
         accepted = int(passed) - int(duplicates)
         if accepted:
-            (written,) = connection.execute(
-                _write_parquet_sql(specs, ingest_seq, source_key, accepted_path, int(corrections))
-            ).fetchone()
+            (written,) = _one(
+                connection,
+                _write_parquet_sql(specs, ingest_seq, source_key, accepted_path, int(corrections)),
+            )
             if written != accepted:
                 raise RuntimeError(f"{source_key}: wrote {written} of {accepted} accepted rows")
         by_rule = (
@@ -670,6 +701,7 @@ def validate_file(
     out_dir: Path,
     config: ValidationConfig | None = None,
     *,
+    engine: SqlEngine,
     stem: str | None = None,
     staged_key: str | None = None,
     batch_orders: Path | None = None,
@@ -719,6 +751,7 @@ def validate_file(
                             rejects_path,
                             scratch,
                             config,
+                            engine,
                             batch_orders,
                         )
                     except duckdb.InvalidInputException as problem:

@@ -100,14 +100,20 @@ class Runs:
 
 
 def current_stage(sfn: Any, execution_arn: str) -> str | None:
-    """The state the execution entered last. The whole (short) history is read in order:
-    not every endpoint honours ``reverseOrder`` (moto does not)."""
-    entered = None
+    """The state the execution entered last."""
+    entered = entered_states(sfn, execution_arn)
+    return entered[-1] if entered else None
+
+
+def entered_states(sfn: Any, execution_arn: str) -> list[str]:
+    """Every state the execution has entered, in order. The whole (short) history is read
+    oldest first: not every endpoint honours ``reverseOrder`` (moto does not)."""
+    entered: list[str] = []
     for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
         for event in page["events"]:
             details = event.get("stateEnteredEventDetails")
             if details:
-                entered = str(details["name"])
+                entered.append(str(details["name"]))
     return entered
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shopflow_cli import operations, report
-from shopflow_cli.runs import Run, Runs, current_stage, describe_failure
+from shopflow_cli.runs import Run, Runs, describe_failure, entered_states
 from shopflow_cli.target import Target
 
 
@@ -35,7 +35,9 @@ def file_line(line: report.FileAccounting) -> str:
 class RunWatcher:
     target: Target
     say: Callable[[str], None]
-    _stages: dict[str, str | None] = field(default_factory=dict)
+    # How many of each watched run's entered states have been reported: a run can pass
+    # through several states (or end) between two polls, and each one is still news.
+    _reported: dict[str, int] = field(default_factory=dict)
     _ended: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -44,7 +46,7 @@ class RunWatcher:
         # What ran before we watched is history, not news.
         for run in self.runs.all():
             if run.status == "RUNNING":
-                self._stages[run.name] = current_stage(self.sfn, run.arn)
+                self._reported[run.name] = len(entered_states(self.sfn, run.arn))
             else:
                 self._ended.add(run.name)
 
@@ -58,19 +60,22 @@ class RunWatcher:
             if name in self._ended:
                 continue
             run = Run(name, execution.status, execution.started, execution.stopped, execution.arn)
-            if name not in self._stages:
-                self._stages[name] = None
+            if name not in self._reported:
+                self._reported[name] = 0
                 self.say(f"run {name} started: {self._files_of(run)}")
+            self._report_stages(run)
             if run.status == "RUNNING":
-                stage = current_stage(self.sfn, run.arn)
-                if stage and stage != self._stages[name]:
-                    self._stages[name] = stage
-                    self.say(f"run {name}: {stage}")
                 continue
             self._ended.add(name)
             ended.append(run)
             self._report_end(run)
         return ended
+
+    def _report_stages(self, run: Run) -> None:
+        entered = entered_states(self.sfn, run.arn)
+        for stage in entered[self._reported[run.name] :]:
+            self.say(f"run {run.name}: {stage}")
+        self._reported[run.name] = len(entered)
 
     def _files_of(self, run: Run) -> str:
         described = self.sfn.describe_execution(executionArn=run.arn)

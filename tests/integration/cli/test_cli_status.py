@@ -15,6 +15,8 @@ from aws_resources import create_ledger_table
 from shopflow_cli import main as cli
 from shopflow_cli.deploy import StackOutputs
 from shopflow_cli.localstack import StackState
+from shopflow_cli.target import Target
+from shopflow_cli.watch import RunWatcher
 
 # A run that sits in its second state long enough for status to see it there.
 DEFINITION = {
@@ -83,3 +85,43 @@ def test_status_shows_a_running_runs_stage_and_elapsed_time_and_skipped_uploads(
     # And the upload skipped as identical to the one in b-first
     assert re.search(r"2025-03-01 10:00:00\s+landing/orders\.csv\s+b-first", out)
     sfn.stop_execution(executionArn=run["executionArn"])
+
+
+def test_the_watcher_reports_every_stage_of_a_run_that_ended_between_two_polls(
+    state_file: Path, aws_client: Callable[[str], Any]
+) -> None:
+    outputs = StackState.load(state_file).outputs
+    sfn = aws_client("stepfunctions")
+    quick = sfn.create_state_machine(
+        name=f"quick-{time.monotonic_ns()}",
+        definition=json.dumps(
+            {
+                "StartAt": "LoadData",
+                "States": {
+                    "LoadData": {"Type": "Pass", "Next": "ValidateData"},
+                    "ValidateData": {"Type": "Pass", "End": True},
+                },
+            }
+        ),
+        roleArn="arn:aws:iam::123456789012:role/unused",
+    )["stateMachineArn"]
+    outputs["state_machine_arn"] = quick
+    target = Target(StackState.load(state_file).endpoint_url, StackOutputs.model_validate(outputs))
+    # Given a watcher started before the run
+    said: list[str] = []
+    watcher = RunWatcher(target, said.append)
+    # When a run starts and ends before the next poll
+    run = sfn.start_execution(stateMachineArn=quick, name="b-quick")
+    deadline = time.monotonic() + 30
+    while sfn.describe_execution(executionArn=run["executionArn"])["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    watcher.poll()
+    # Then each state it entered is reported once, in order, before its end
+    assert [line for line in said if line.startswith("run b-quick: ")] == [
+        "run b-quick: LoadData",
+        "run b-quick: ValidateData",
+    ]
+    assert said[-1].startswith("run b-quick SUCCEEDED")
+    watcher.poll()
+    assert sum("b-quick" in line for line in said) == 4

@@ -308,7 +308,7 @@ def read_rejected_rows(
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     try:
         rows: list[RejectedRow] = []
-        for record in csv.DictReader(_text_lines(body.iter_chunks())):
+        for record in csv.DictReader(text_lines(body.iter_chunks())):
             rows.append(
                 RejectedRow(
                     line=record.get("line") or "",
@@ -323,7 +323,7 @@ def read_rejected_rows(
         body.close()
 
 
-def _text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+def text_lines(chunks: Iterable[bytes]) -> Iterator[str]:
     """UTF-8 lines (with their endings, as ``csv`` wants them) from a stream of byte chunks."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     pending = ""

@@ -2,7 +2,7 @@
 
 Given the real ASL running in moto, with stand-in workers that answer with the golden
 results: every command it sends parses as the stage's command model, its results are
-accepted, and its SNS notifications parse as RunSucceeded / RunFailed.
+accepted, and its SNS notifications parse as RunSucceeded / RunPartial / RunFailed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from shopflow_contracts.messages import (
     KpiCommand,
     LoadCommand,
     RunFailed,
+    RunPartial,
     RunSucceeded,
     TaskFailure,
     ValidateCommand,
@@ -48,8 +49,10 @@ EXPECTED_STATES = [
     "WaitForEventBridge",
     "ValidateData",
     "ComputeKpis",
+    "RunOutcome",
     "NotifySuccess",
 ]
+EXPECTED_PARTIAL_STATES = [*EXPECTED_STATES[:-1], "NotifyPartial"]
 
 
 def golden(name: str) -> dict[str, Any]:
@@ -149,12 +152,18 @@ def harness(aws_client: Callable[[str], Any], unique_name: Callable[[str], str])
     return Harness(aws_client, unique_name)
 
 
-def test_commands_results_and_success_notification_honour_the_contracts(
-    harness: Harness,
-) -> None:
-    # Given a running execution
-    execution = harness.start("contract-success")
-    # When each stage's command is answered with its golden result
+def complete_validation() -> dict[str, Any]:
+    """The golden validation result without its quarantined file: every file applied."""
+    result = golden("validate_result")
+    payload = result["payload"]
+    payload["files"] = [f for f in payload["files"] if f["status"] != "quarantined"]
+    payload.update(status="complete", quarantined=[])
+    return result
+
+
+def run_through_kpis(harness: Harness, batch_id: str, validation: dict[str, Any]) -> str:
+    """Start an execution and answer each stage's command with its golden result."""
+    execution = harness.start(batch_id)
     load = harness.take_command("load", LoadCommand)
     assert load.task_token and load.run_id == load.payload.batch_id
     harness.sfn.send_task_success(
@@ -162,26 +171,62 @@ def test_commands_results_and_success_notification_honour_the_contracts(
     )
 
     validate = harness.take_command("validate", ValidateCommand)
-    # Then the staged files of the load result are exactly what the validator is asked for
+    # The staged files of the load result are exactly what the validator is asked for
     assert [f.model_dump(mode="json") for f in validate.payload.files] == golden("load_result")[
         "payload"
     ]["staged"]
-    harness.sfn.send_task_success(
-        taskToken=validate.task_token, output=json.dumps(golden("validate_result"))
-    )
+    harness.sfn.send_task_success(taskToken=validate.task_token, output=json.dumps(validation))
 
     kpi = harness.take_command("kpi", KpiCommand)
-    assert [c.model_dump(mode="json") for c in kpi.payload.curated] == golden("validate_result")[
-        "payload"
-    ]["curated"]
+    assert [c.model_dump(mode="json") for c in kpi.payload.curated] == validation["payload"][
+        "curated"
+    ]
     harness.sfn.send_task_success(taskToken=kpi.task_token, output=json.dumps(golden("kpi_result")))
+    return execution
 
-    # And the run succeeds through the designed states, announcing a valid RunSucceeded
+
+def test_commands_results_and_success_notification_honour_the_contracts(
+    harness: Harness,
+) -> None:
+    # Given a running execution
+    # When each stage's command is answered with its golden result, every file applied
+    execution = run_through_kpis(harness, "contract-success", complete_validation())
+
+    # Then the run succeeds through the designed states, announcing a valid RunSucceeded
     assert harness.finish(execution)["status"] == "SUCCEEDED"
     assert harness.entered_states(execution) == EXPECTED_STATES
     notice = RunSucceeded.model_validate_json(harness.notification())
     assert [d.isoformat() for d in notice.order_dates] == golden("kpi_result")["payload"][
         "order_dates"
+    ]
+    # And the header changes the validator found travel with it
+    assert [c.model_dump(mode="json") for c in notice.schema_changes] == golden("validate_result")[
+        "payload"
+    ]["schema_changes"]
+
+
+def test_a_batch_with_a_quarantined_file_succeeds_with_a_run_partial_notification(
+    harness: Harness,
+) -> None:
+    # Given a run whose validator quarantined one file and applied the others
+    validation = golden("validate_result")
+    assert validation["payload"]["status"] == "partial"
+    # When the stages answer
+    execution = run_through_kpis(harness, "contract-partial", validation)
+
+    # Then the execution succeeds, through NotifyPartial instead of NotifySuccess
+    assert harness.finish(execution)["status"] == "SUCCEEDED"
+    assert harness.entered_states(execution) == EXPECTED_PARTIAL_STATES
+    # And the notification is a run.partial naming the quarantined file, its counts and
+    # reasons, next to the KPIs the good files produced
+    notice = RunPartial.model_validate_json(harness.notification())
+    assert [q.model_dump(mode="json") for q in notice.quarantined] == validation["payload"][
+        "quarantined"
+    ]
+    assert notice.quarantined[0].source_key == "landing/products-broken.csv"
+    assert notice.day_rows_written == golden("kpi_result")["payload"]["day_rows_written"]
+    assert [c.model_dump(mode="json") for c in notice.schema_changes] == validation["payload"][
+        "schema_changes"
     ]
 
 

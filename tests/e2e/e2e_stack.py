@@ -18,6 +18,7 @@ HAPPY_PATH = [
     "WaitForEventBridge",
     "ValidateData",
     "ComputeKpis",
+    "RunOutcome",
     "NotifySuccess",
 ]
 BATCH_WINDOW = 1.5

@@ -7,7 +7,7 @@ Flow of one run (one batch of uploads):
     Step Functions --BatchStaged (events:putEvents)--> event bus
     Step Functions --ValidateCommand--> validator --ValidateResult--> Step Functions
     Step Functions --KpiCommand--> kpi --KpiResult--> Step Functions
-    Step Functions --RunSucceeded | RunFailed--> SNS
+    Step Functions --RunSucceeded | RunPartial | RunFailed--> SNS
 
 A worker that cannot do its work answers ``SendTaskFailure`` with ``error`` set to a
 ``TaskErrorName`` and ``cause`` set to a serialised ``TaskFailure``.
@@ -356,8 +356,9 @@ class TaskFailure(Contract):
 # --- Notifications (published by the state machine to SNS) ----------------------------
 
 
-class RunSucceeded(Contract):
-    outcome: Literal["succeeded"]
+class _RunCompleted(Contract):
+    """What every run that wrote its KPIs announces."""
+
     run_id: str
     batch_id: BatchId
     order_dates: list[date]
@@ -365,6 +366,27 @@ class RunSucceeded(Contract):
     category_rows_written: int
     pending_items: int
     orphaned_items: int
+    schema_changes: list[FileSchemaChanges] = Field(
+        default_factory=list,
+        description="The files of the batch whose header differs from the last accepted "
+        "file of their kind, and how.",
+    )
+
+
+class RunSucceeded(_RunCompleted):
+    """Every file of the batch was applied (rows rejected within the threshold aside)."""
+
+    outcome: Literal["succeeded"]
+
+
+class RunPartial(_RunCompleted):
+    """Succeeded with quarantine: the batch's good files were applied and their KPIs
+    written, the files named in ``quarantined`` were set aside whole (none of their rows is
+    applied; each report says why). The execution succeeds; a batch whose every file is
+    quarantined fails instead (``shopflow.AllFilesQuarantined``)."""
+
+    outcome: Literal["partial"]
+    quarantined: list[QuarantinedFile] = Field(min_length=1)
 
 
 class RunFailed(Contract):

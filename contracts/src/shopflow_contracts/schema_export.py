@@ -31,6 +31,7 @@ CONTRACT_MODELS: dict[str, type[BaseModel]] = {
     "kpi_result": messages.KpiResult,
     "task_failure": messages.TaskFailure,
     "run_succeeded": messages.RunSucceeded,
+    "run_partial": messages.RunPartial,
     "run_failed": messages.RunFailed,
     "batch_staged_detail": messages.BatchStagedDetail,
     "s3_object_created_event": events.S3ObjectCreatedEvent,

@@ -469,6 +469,7 @@ def test_resolve_definition_uses_the_stack_outputs(rendered: dict[str, Any]) -> 
     assert states["ValidateData"]["Parameters"]["QueueUrl"] == "<ValidatorQueueUrl>"
     assert states["ComputeKpis"]["Parameters"]["QueueUrl"] == "<KpiQueueUrl>"
     assert states["NotifySuccess"]["Parameters"]["TopicArn"] == "<NotificationsTopicArn>"
+    assert states["NotifyPartial"]["Parameters"]["TopicArn"] == "<NotificationsTopicArn>"
     entry = states["VerifyDataInS3"]["Parameters"]["Entries"][0]
     assert entry["EventBusName"] == "default"
 

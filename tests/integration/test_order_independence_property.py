@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from reference_kpis import reference_kpis
 from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 from shopflow_contracts.rows import FileKind
-from shopflow_kpi.domain import CuratedFileRef, CuratedState, compute_kpis
+from shopflow_kpi.adapters.duckdb_state import CuratedState
+from shopflow_kpi.ports import CuratedFileRef
 from shopflow_validator.adapters.duckdb_engine import DuckDbEngine
 from shopflow_validator.domain import validate_file
 
@@ -125,7 +126,7 @@ def settled_kpis(files: list[tuple[FileKind, str]], work: Path) -> tuple[str, st
             key = f"curated/{kind.value}/{arrival:06d}.parquet"
             state.load([CuratedFileRef(kind.value, key, "v1", str(result.accepted_path))])
             dates = state.touched_dates([key])
-            days, categories = compute_kpis(connection, dates)
+            days, categories = state.compute_kpis(dates)
             kept_days = {d: row for d, row in kept_days.items() if d not in dates}
             kept_categories = {k: row for k, row in kept_categories.items() if k[1] not in dates}
             kept_days.update({row.order_date: row for row in days})

@@ -121,29 +121,28 @@ class DomainLayout:
 
 @dataclass
 class StateLayout:
-    """``CuratedState``: curated rows kept in a persistent DuckDB database that loads each
-    curated file once; a run loads only the batch's files before asking its questions."""
+    """``CuratedState`` (the service's KPI state adapter): curated rows kept in a persistent
+    DuckDB database that loads each curated file once; a run loads only the batch's files
+    before asking its questions."""
 
     memory_limit: str = "512MB"
     threads: int = 2
     name: str = "state"
     database: Path | None = None
 
-    def _open(self, scratch: Path) -> tuple[Any, Any]:
+    def _open(self, scratch: Path) -> Any:
         from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
-        from shopflow_kpi.domain import CuratedState
 
         assert self.database is not None, "prepare() first"
         engine = DuckDbEngine(memory_limit=self.memory_limit, threads=self.threads)
-        connection = engine.open_state(self.database, scratch)
-        return connection, CuratedState.open(connection)
+        return engine.open_state(self.database, scratch)
 
     @staticmethod
     def _refs(paths: Any) -> list[Any]:
         """A file's key carries its version, as a curated object key names one batch's
         output: each repeat's freshly validated file is a new file to the state, the
         service's path for a new upload (a rewritten object, reloaded in place, is rare)."""
-        from shopflow_kpi.domain import CuratedFileRef
+        from shopflow_kpi.ports import CuratedFileRef
 
         refs = []
         for kind in ("orders", "order_items", "products"):
@@ -166,27 +165,25 @@ class StateLayout:
     def prepare(self, history: Any, work_dir: Path) -> dict[str, float]:
         self.database = work_dir / "kpi-state.duckdb"
         started = time.perf_counter()
-        with tempfile.TemporaryDirectory(dir=work_dir) as scratch:
-            connection, state = self._open(Path(scratch))
+        with (
+            tempfile.TemporaryDirectory(dir=work_dir) as scratch,
+            self._open(Path(scratch)) as state,
+        ):
             self._hold_exactly(state, self._refs(history))
-            connection.close()
         return {"load_history_seconds": time.perf_counter() - started}
 
     def recompute_touched(self, everything: Any, batch: Any, scratch: Path) -> KpiRun:
-        from shopflow_kpi.domain import compute_kpis
-
         started = time.perf_counter()
-        connection, state = self._open(scratch)
-        batch_refs = self._refs(batch)
-        # Earlier repeats' copies of the file stay loaded: the same rows with the same
-        # ingest_seq, so they change no KPI, and each repeat loads one new file.
-        state.load(batch_refs)
-        loaded = time.perf_counter()
-        dates = state.touched_dates([ref.key for ref in batch_refs])
-        touched = time.perf_counter()
-        days, categories = compute_kpis(connection, dates)
-        computed = time.perf_counter()
-        connection.close()
+        with self._open(scratch) as state:
+            batch_refs = self._refs(batch)
+            # Earlier repeats' copies of the file stay loaded: the same rows with the same
+            # ingest_seq, so they change no KPI, and each repeat loads one new file.
+            state.load(batch_refs)
+            loaded = time.perf_counter()
+            dates = state.touched_dates([ref.key for ref in batch_refs])
+            touched = time.perf_counter()
+            days, categories = state.compute_kpis(dates)
+            computed = time.perf_counter()
         return KpiRun.of(
             dates,
             days,
@@ -199,15 +196,12 @@ class StateLayout:
         )
 
     def recompute_all(self, everything: Any, scratch: Path) -> KpiRun:
-        from shopflow_kpi.domain import compute_all_kpis
-
         started = time.perf_counter()
-        connection, state = self._open(scratch)
-        self._load_missing(state, self._refs(everything))
-        loaded = time.perf_counter()
-        dates, days, categories = compute_all_kpis(connection)
-        computed = time.perf_counter()
-        connection.close()
+        with self._open(scratch) as state:
+            self._load_missing(state, self._refs(everything))
+            loaded = time.perf_counter()
+            dates, days, categories = state.compute_all_kpis()
+            computed = time.perf_counter()
         return KpiRun.of(
             dates,
             days,

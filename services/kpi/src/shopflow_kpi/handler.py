@@ -24,21 +24,15 @@ from shopflow_contracts.rows import FileKind
 from shopflow_runtime.faults import fault_point
 from shopflow_runtime.worker import TaskError
 
-from shopflow_kpi.domain import (
-    CategoryKpi,
-    CuratedFileRef,
-    CuratedState,
-    DayKpi,
-    PendingSummary,
-    compute_all_kpis,
-    compute_kpis,
-)
+from shopflow_kpi.domain import CategoryKpi, DayKpi, PendingSummary
 from shopflow_kpi.ports import (
+    CuratedFileRef,
     CuratedObject,
     CuratedObjectsMissingError,
     CuratedStore,
     KpiEngine,
     KpiRepository,
+    KpiState,
     ReportSink,
     Stamp,
     StateLease,
@@ -46,7 +40,7 @@ from shopflow_kpi.ports import (
 
 log = logging.getLogger("shopflow.kpi")
 
-# The curated-state cache inside the work dir (see CuratedState): kept between runs.
+# The KPI state's database inside the work dir (see ports.KpiState): kept between runs.
 STATE_DATABASE = "curated-state.duckdb"
 # Orphaned items (pending beyond the grace period), rewritten by every run.
 PENDING_REPORT_KEY = "reports/pending/pending-items.json"
@@ -124,11 +118,8 @@ class KpiHandler:
         self._work_dir.mkdir(parents=True, exist_ok=True)
         with (
             tempfile.TemporaryDirectory(dir=self._work_dir, prefix="kpi-run-") as scratch_dir,
-            self._engine.open_state(
-                self._work_dir / STATE_DATABASE, Path(scratch_dir)
-            ) as connection,
+            self._engine.open_state(self._work_dir / STATE_DATABASE, Path(scratch_dir)) as state,
         ):
-            state = CuratedState.open(connection)
             self._synchronise(state, batch, Path(scratch_dir) / "prefetch")
             with self._holding_lease(owner):
                 # Whatever landed while the lease was awaited.
@@ -137,11 +128,11 @@ class KpiHandler:
                 if set(state.loaded_versions()) <= set(batch_keys):
                     # The batch is the whole history (a shop's first run): every date is
                     # touched, and one pass over each table beats narrowing to them.
-                    every_date, days, categories = compute_all_kpis(connection)
+                    every_date, days, categories = state.compute_all_kpis()
                     dates = sorted({*every_date, *state.dirty_dates()})
                 else:
                     dates = sorted({*state.touched_dates(batch_keys), *state.dirty_dates()})
-                    days, categories = compute_kpis(connection, dates)
+                    days, categories = state.compute_kpis(dates)
                 pending = state.pending(now=self._clock(), grace=self._orphan_grace)
                 duplicates = state.duplicates(batch_keys)
                 self._confirm_lease(owner)
@@ -230,7 +221,7 @@ class KpiHandler:
         finally:
             self._lease.release(owner)
 
-    def _synchronise(self, state: CuratedState, batch: list[CuratedObject], into: Path) -> None:
+    def _synchronise(self, state: KpiState, batch: list[CuratedObject], into: Path) -> None:
         listed = [obj for kind in FileKind for obj in self._store.list_curated(kind)]
         loaded = state.loaded_versions()
         # The batch's own files are named explicitly so they count even if the listing

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-import duckdb
 from shopflow_contracts.rows import FileKind
 
-from shopflow_kpi.domain import CategoryKpi, DayKpi
+from shopflow_kpi.domain import CategoryKpi, DayKpi, PendingSummary
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,66 @@ class KpiRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CuratedFileRef:
+    """A curated Parquet file: its identity in the store, its version, and a local copy."""
+
+    kind: str
+    key: str
+    version: str
+    path: str
+
+
+class KpiState(Protocol):
+    """The curated rows a worker has loaded, kept between runs, and the KPI questions over them.
+
+    A cache of the curated area, never a source of truth: a lost one is rebuilt from the store.
+    """
+
+    def loaded_versions(self) -> dict[str, str]:
+        """Curated file key -> the version loaded."""
+        ...
+
+    def load(self, files: Sequence[CuratedFileRef]) -> None:
+        """Load (or reload, replacing their earlier rows) ``files``; a reload's dates turn dirty."""
+        ...
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop the rows of files gone from the store; their dates turn dirty."""
+        ...
+
+    def touched_dates(self, batch_keys: Sequence[str]) -> list[date]:
+        """Order dates the given (loaded) files change, ascending."""
+        ...
+
+    def dirty_dates(self) -> list[date]:
+        """Dates changed in a way no batch announced (files rewritten or gone)."""
+        ...
+
+    def clear_dirty(self, dates: Iterable[date]) -> None:
+        """Forget dirty dates once their KPI rows have been written."""
+        ...
+
+    def compute_kpis(self, dates: Iterable[date]) -> tuple[list[DayKpi], list[CategoryKpi]]: ...
+
+    def compute_all_kpis(self) -> tuple[list[date], list[DayKpi], list[CategoryKpi]]:
+        """Every order date and its KPIs: one pass over each table, for a first run."""
+        ...
+
+    def duplicates(self, batch_keys: Sequence[str]) -> dict[str, int]:
+        """Curated file key -> its rows identical to the version of their key before them."""
+        ...
+
+    def pending(self, *, now: datetime, grace: timedelta) -> PendingSummary:
+        """Items waiting for their order or product, and what changed since the last run."""
+        ...
+
+
 class KpiEngine(Protocol):
-    """Opens the DuckDB connection a run computes on, spilling under ``scratch``."""
+    """Opens the KPI state a run computes on, spilling under ``scratch``."""
 
-    def connect(self, scratch: Path) -> duckdb.DuckDBPyConnection: ...
-
-    def open_state(self, database: Path, scratch: Path) -> duckdb.DuckDBPyConnection:
-        """A connection to the persistent curated-state database at ``database``."""
+    def open_state(self, database: Path, scratch: Path) -> AbstractContextManager[KpiState]:
+        """The persistent KPI state kept at ``database``, closed when the context ends."""
         ...
 
 

@@ -1,12 +1,16 @@
-"""The DuckDB connection the KPIs are computed on."""
+"""The DuckDB connections the KPIs are computed on, and the KPI state over one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from shopflow_kpi.adapters.duckdb_state import CuratedState
 
 
 @dataclass(frozen=True)
@@ -18,8 +22,8 @@ class DuckDbEngine:
         """An in-memory database that spills to ``scratch`` rather than exceed its limit."""
         return duckdb.connect(config=self._config(scratch))
 
-    def open_state(self, database: Path, scratch: Path) -> duckdb.DuckDBPyConnection:
-        """The persistent state database; an unreadable one is a cache, so it is rebuilt."""
+    def connect_database(self, database: Path, scratch: Path) -> duckdb.DuckDBPyConnection:
+        """The persistent database at ``database``; an unreadable one is a cache, so rebuilt."""
         database.parent.mkdir(parents=True, exist_ok=True)
         try:
             return duckdb.connect(str(database), config=self._config(scratch))
@@ -27,6 +31,12 @@ class DuckDbEngine:
             for leftover in (database, database.with_name(database.name + ".wal")):
                 leftover.unlink(missing_ok=True)
             return duckdb.connect(str(database), config=self._config(scratch))
+
+    @contextmanager
+    def open_state(self, database: Path, scratch: Path) -> Iterator[CuratedState]:
+        """The KPI state kept in the database at ``database`` (``ports.KpiEngine``)."""
+        with self.connect_database(database, scratch) as connection:
+            yield CuratedState.open(connection)
 
     def _config(self, scratch: Path) -> dict[str, Any]:
         return {

@@ -1,6 +1,6 @@
-"""Pure KPI logic: definitions in SQL (DuckDB), results as plain values; no AWS.
+"""Pure KPI logic: definitions in SQL (DuckDB), results as plain values; no AWS, no storage.
 
-Usage (what the handler does, and what a benchmark can call directly)::
+Usage (what a benchmark can call directly)::
 
     connection = duckdb.connect()
     register_curated(connection, CuratedPaths(orders=[...], order_items=[...], products=[...]))
@@ -11,11 +11,8 @@ or, for every date at once (a first run over the history)::
 
     dates, days, categories = compute_all_kpis(connection)
 
-or, incrementally, over a persistent database that loads each curated file once::
-
-    state = CuratedState.open(duckdb.connect("kpi-state.duckdb"))
-    state.load([CuratedFileRef(kind, key, version, local_path), ...])
-    days, categories = compute_kpis(connection, state.touched_dates(batch_keys))
+The service runs the same queries over its persistent state, a repository that loads each
+curated file once (``shopflow_kpi.adapters.duckdb_state.CuratedState``).
 """
 
 from shopflow_kpi.domain.kpis import (
@@ -25,14 +22,17 @@ from shopflow_kpi.domain.kpis import (
     register_curated,
     touched_dates,
 )
-from shopflow_kpi.domain.model import CategoryKpi, CuratedPaths, DayKpi
-from shopflow_kpi.domain.state import CuratedFileRef, CuratedState, PendingItem, PendingSummary
+from shopflow_kpi.domain.model import (
+    CategoryKpi,
+    CuratedPaths,
+    DayKpi,
+    PendingItem,
+    PendingSummary,
+)
 
 __all__ = [
     "CategoryKpi",
-    "CuratedFileRef",
     "CuratedPaths",
-    "CuratedState",
     "DayKpi",
     "PendingItem",
     "PendingSummary",

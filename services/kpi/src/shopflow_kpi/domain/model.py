@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 
@@ -45,3 +45,24 @@ class CategoryKpi:
     daily_revenue: Decimal
     avg_order_value: Decimal
     avg_return_rate: Decimal
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """An accepted item that does not count yet: its order or its product has not arrived."""
+
+    item_id: int
+    order_id: int
+    product_id: int
+    missing: str  # "order", "product" or "order and product"
+    since: datetime | None  # first upload of the item; None when its upload time is unknown
+    source_key: str
+    source_line: int
+
+
+@dataclass(frozen=True)
+class PendingSummary:
+    pending: int
+    released: int
+    orphaned: list[PendingItem]
+    pending_by_file: dict[str, int]  # curated file key -> its items pending now

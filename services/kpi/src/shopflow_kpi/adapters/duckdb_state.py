@@ -1,32 +1,37 @@
-"""Curated data kept in a persistent DuckDB database, loading each curated file once.
+"""The KPI state (``ports.KpiState``): curated data kept in a persistent DuckDB database,
+loading each curated file once.
 
 A run reads only the curated files it has not seen (new batches, or objects whose version
 changed), so the cost of bringing the data up to date follows the batch, not the history.
 The database is a cache of the curated area, never a source of truth: deleting it only
 costs one full reload, and ``CuratedState.open`` rebuilds it when its layout changed.
 
-The state exposes the same ``curated_<kind>`` views as ``register_curated``, so
-``compute_kpis`` and the touched-dates question run unchanged on top of it.
+A repository, so an adapter: the KPI definitions stay in the domain. The state exposes the
+same ``curated_<kind>`` views as ``register_curated``, so the domain's ``compute_kpis`` and
+touched-dates question run unchanged on top of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 from shopflow_contracts.rows import FileKind, columns_of
 
+from shopflow_kpi.domain import CategoryKpi, DayKpi, PendingItem, PendingSummary
 from shopflow_kpi.domain.kpis import (
     KINDS,
     LATEST_FIRST,
     VERSION_COLUMNS,
+    compute_all_kpis,
+    compute_kpis,
     prepare_session,
     source_select,
     sql_in_strings,
     touched_dates_of_views,
 )
+from shopflow_kpi.ports import CuratedFileRef
 
 PRIMARY_KEYS = {"orders": "order_id", "order_items": "id", "products": "id"}
 
@@ -37,27 +42,6 @@ def _content_columns(kind: str) -> tuple[str, ...]:
 
 # Bump when the tables below change shape: an older database is then rebuilt from scratch.
 STATE_LAYOUT_VERSION = 5
-
-
-@dataclass(frozen=True)
-class PendingItem:
-    """An accepted item that does not count yet: its order or its product has not arrived."""
-
-    item_id: int
-    order_id: int
-    product_id: int
-    missing: str  # "order", "product" or "order and product"
-    since: datetime | None  # first upload of the item; None when its upload time is unknown
-    source_key: str
-    source_line: int
-
-
-@dataclass(frozen=True)
-class PendingSummary:
-    pending: int
-    released: int
-    orphaned: list[PendingItem]
-    pending_by_file: dict[str, int]  # curated file key -> its items pending now
 
 
 # Items of a suspect set only: those whose key columns point at a missing order or product.
@@ -94,17 +78,10 @@ WHERE v.order_id NOT IN (SELECT order_id FROM order_ids)
 """
 
 
-@dataclass(frozen=True)
-class CuratedFileRef:
-    """A curated Parquet file: its identity in the store, its version, and a local copy."""
-
-    kind: str
-    key: str
-    version: str
-    path: str
-
-
 class CuratedState:
+    """The curated rows of every loaded file, the files' versions, and what the next run owes
+    (dirty dates, items pending after the last run)."""
+
     def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
         self._connection = connection
 
@@ -154,6 +131,12 @@ class CuratedState:
                 f"CREATE OR REPLACE TEMP VIEW curated_{kind} AS "
                 f"SELECT * EXCLUDE (_file_key, _row_hash) FROM state_{kind}"
             )
+
+    def compute_kpis(self, dates: Iterable[date]) -> tuple[list[DayKpi], list[CategoryKpi]]:
+        return compute_kpis(self._connection, dates)
+
+    def compute_all_kpis(self) -> tuple[list[date], list[DayKpi], list[CategoryKpi]]:
+        return compute_all_kpis(self._connection)
 
     def loaded_versions(self) -> dict[str, str]:
         rows = self._connection.execute("SELECT key, version FROM loaded_files").fetchall()

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Every shopflow image from one file, on one shared base stage:
-#   docker build --build-arg SERVICE=loader -t shopflow-loader .    (validator, kpi alike)
+#   docker build --build-arg SERVICE=loader -t shopflow-loader .    (validator, kpi, api alike)
 #   docker build --target cli -t shopflow-cli .                     (shopflow command + moto server)
 # No registry reachable (air-gapped or proxied CI)? Build an equivalent base from Debian
 # packages first and pass it in:
@@ -66,7 +66,7 @@ USER 10001:10001
 EXPOSE 5000
 CMD ["shopflow", "--help"]
 
-# --- service: one worker, chosen by SERVICE (loader, validator, kpi) -----------------------
+# --- service: one service, chosen by SERVICE (loader, validator, kpi, api) -----------------
 FROM builder AS service-build
 ARG SERVICE
 RUN case "${SERVICE}" in ""|*/*) echo "build with --build-arg SERVICE=<a directory of services/>" >&2; exit 1;; esac

@@ -65,7 +65,7 @@ TEST_SUPPORT_PATH = $(shell find tests -name '*.py' ! -name 'test_*' ! -name con
 	! -path 'tests/fixtures/*' -printf '%h\n' | sort -u | paste -sd:)
 
 typecheck:
-	$(RUN) mypy contracts/src runtime/src services/loader/src services/validator/src services/kpi/src cli/src bench/src
+	$(RUN) mypy contracts/src runtime/src services/loader/src services/validator/src services/kpi/src services/api/src cli/src bench/src
 	MYPYPATH=$(TEST_SUPPORT_PATH) $(RUN) mypy \
 		$$(find tests -name '*.py' ! -name conftest.py ! -path 'tests/fixtures/*' | sort)
 	for conftest in $$(find tests -name conftest.py | sort); do \

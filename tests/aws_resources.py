@@ -22,6 +22,45 @@ def create_ledger_table(dynamodb: Any, name: str) -> str:
     return name
 
 
+def create_kpi_tables(dynamodb: Any, daily: str, category: str) -> None:
+    """The two KPI tables with the template's keys and the ``by_order_date`` index."""
+    dynamodb.create_table(
+        TableName=daily,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "order_year", "AttributeType": "S"},
+            {"AttributeName": "order_date", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "order_year", "KeyType": "HASH"},
+            {"AttributeName": "order_date", "KeyType": "RANGE"},
+        ],
+    )
+    dynamodb.create_table(
+        TableName=category,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "category", "AttributeType": "S"},
+            {"AttributeName": "order_date", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "category", "KeyType": "HASH"},
+            {"AttributeName": "order_date", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_order_date",
+                "KeySchema": [
+                    {"AttributeName": "order_date", "KeyType": "HASH"},
+                    {"AttributeName": "category", "KeyType": "RANGE"},
+                ],
+                # Keys only: the service must not depend on attributes projected into the GSI.
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+
+
 class NamedClients:
     """Clients a test made itself, handed to a bootstrap the way the client factory would."""
 

@@ -7,47 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_resources import create_ledger_table
+from aws_resources import create_kpi_tables, create_ledger_table
 from kpi_s3_lake import KpiStack, S3Lake
 from shopflow_kpi.settings import KpiSettings
-
-
-def create_kpi_tables(dynamodb: Any, daily: str, category: str) -> None:
-    dynamodb.create_table(
-        TableName=daily,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "order_year", "AttributeType": "S"},
-            {"AttributeName": "order_date", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "order_year", "KeyType": "HASH"},
-            {"AttributeName": "order_date", "KeyType": "RANGE"},
-        ],
-    )
-    dynamodb.create_table(
-        TableName=category,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "category", "AttributeType": "S"},
-            {"AttributeName": "order_date", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "category", "KeyType": "HASH"},
-            {"AttributeName": "order_date", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_order_date",
-                "KeySchema": [
-                    {"AttributeName": "order_date", "KeyType": "HASH"},
-                    {"AttributeName": "category", "KeyType": "RANGE"},
-                ],
-                # Keys only: the service must not depend on attributes projected into the GSI.
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
 
 
 @pytest.fixture

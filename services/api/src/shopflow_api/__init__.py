@@ -1,0 +1,1 @@
+"""shopflow api: the KPI tables, the runs and the validation reports over async HTTP."""

@@ -1,0 +1,1 @@
+"""The ports on aiobotocore clients (given by the bootstrap, never created here)."""

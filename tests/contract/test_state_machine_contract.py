@@ -19,18 +19,25 @@ from pydantic import BaseModel
 from shopflow_contracts.messages import (
     BatchExecutionInput,
     KpiCommand,
+    KpiScope,
     LoadCommand,
+    RecomputeExecutionInput,
+    ReprocessExecutionInput,
     RunFailed,
     RunPartial,
     RunSucceeded,
+    TaskErrorName,
     TaskFailure,
     ValidateCommand,
+    ValidationPolicy,
 )
 from shopflow_runtime.aws import DynamoFailureLog
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "contracts" / "examples"
 EXPECTED_FAILURE_STATES = [
+    "RouteRun",
+    "PlanUploadRun",
     "LoadData",
     "CheckDataLoaded",
     "VerifyDataInS3",
@@ -43,6 +50,8 @@ EXPECTED_FAILURE_STATES = [
     "RunFailed",
 ]
 EXPECTED_STATES = [
+    "RouteRun",
+    "PlanUploadRun",
     "LoadData",
     "CheckDataLoaded",
     "VerifyDataInS3",
@@ -106,6 +115,16 @@ class Harness:
         return str(
             self.sfn.start_execution(
                 stateMachineArn=self.state_machine, name=execution_input.batch_id, input=body
+            )["executionArn"]
+        )
+
+    def start_input(self, body: ReprocessExecutionInput | RecomputeExecutionInput) -> str:
+        """Start an execution of another kind of run (reprocess, recompute) with its input."""
+        return str(
+            self.sfn.start_execution(
+                stateMachineArn=self.state_machine,
+                name=body.batch_id,
+                input=body.model_dump_json(),
             )["executionArn"]
         )
 
@@ -175,6 +194,8 @@ def run_through_kpis(harness: Harness, batch_id: str, validation: dict[str, Any]
     assert [f.model_dump(mode="json") for f in validate.payload.files] == golden("load_result")[
         "payload"
     ]["staged"]
+    # An upload batch validates under the validator's own settings, and applies its KPIs
+    assert validate.payload.policy == ValidationPolicy()
     harness.sfn.send_task_success(taskToken=validate.task_token, output=json.dumps(validation))
 
     kpi = harness.take_command("kpi", KpiCommand)
@@ -196,6 +217,7 @@ def test_commands_results_and_success_notification_honour_the_contracts(
     assert harness.finish(execution)["status"] == "SUCCEEDED"
     assert harness.entered_states(execution) == EXPECTED_STATES
     notice = RunSucceeded.model_validate_json(harness.notification())
+    assert notice.run_kind == "upload"
     assert [d.isoformat() for d in notice.order_dates] == golden("kpi_result")["payload"][
         "order_dates"
     ]
@@ -252,3 +274,71 @@ def test_typed_failure_reaches_the_failure_notification_and_fails_the_run(
     notice = RunFailed.model_validate_json(harness.notification())
     assert notice.error == "shopflow.ValidationFailed"
     assert TaskFailure.model_validate_json(notice.cause) == failure
+
+
+def test_a_reprocess_enters_at_validation_with_its_files_and_policy(harness: Harness) -> None:
+    # Given a reprocess input: staged files of an earlier run and a higher threshold
+    reprocess = ReprocessExecutionInput.model_validate(golden("reprocess_execution_input"))
+    execution = harness.start_input(reprocess)
+    # When the validator is asked, it gets exactly those files under that policy
+    validate = harness.take_command("validate", ValidateCommand)
+    assert validate.payload.files == reprocess.files
+    assert validate.payload.policy == reprocess.run.policy
+    assert validate.payload.batch_id == validate.run_id == reprocess.batch_id
+    harness.sfn.send_task_success(
+        taskToken=validate.task_token, output=json.dumps(complete_validation())
+    )
+    # And the kpi stage applies what it accepted, as for an upload batch
+    kpi = harness.take_command("kpi", KpiCommand)
+    assert kpi.payload.scope == KpiScope()
+    assert kpi.payload.curated
+    harness.sfn.send_task_success(taskToken=kpi.task_token, output=json.dumps(golden("kpi_result")))
+    # Then the run succeeds without loading anything, and its notification says what it was
+    assert harness.finish(execution)["status"] == "SUCCEEDED"
+    assert harness.entered_states(execution) == [
+        "RouteRun",
+        "PlanReprocess",
+        *EXPECTED_STATES[EXPECTED_STATES.index("ValidateData") :],
+    ]
+    notice = RunSucceeded.model_validate_json(harness.notification())
+    assert (notice.run_kind, notice.batch_id) == ("reprocess", reprocess.batch_id)
+
+
+def test_a_recompute_enters_at_the_kpi_stage_with_its_range(harness: Harness) -> None:
+    # Given a recompute input for March
+    recompute = RecomputeExecutionInput.model_validate(golden("recompute_execution_input"))
+    execution = harness.start_input(recompute)
+    # When the kpi stage is asked, it gets the range and no curated file
+    kpi = harness.take_command("kpi", KpiCommand)
+    assert kpi.payload.scope == recompute.run.kpi_scope
+    assert kpi.payload.curated == []
+    harness.sfn.send_task_success(taskToken=kpi.task_token, output=json.dumps(golden("kpi_result")))
+    # Then the run succeeds through the same notification states, named a recompute
+    assert harness.finish(execution)["status"] == "SUCCEEDED"
+    assert harness.entered_states(execution) == [
+        "RouteRun",
+        "PlanRecompute",
+        *EXPECTED_STATES[EXPECTED_STATES.index("ComputeKpis") :],
+    ]
+    notice = RunSucceeded.model_validate_json(harness.notification())
+    assert (notice.run_kind, notice.schema_changes) == ("recompute", [])
+
+
+def test_a_failed_recompute_fails_with_a_notification_naming_its_kind(harness: Harness) -> None:
+    # Given a recompute whose kpi stage fails
+    recompute = RecomputeExecutionInput.model_validate(
+        {**golden("recompute_execution_input"), "batch_id": "recompute-failing"}
+    )
+    execution = harness.start_input(recompute)
+    kpi = harness.take_command("kpi", KpiCommand)
+    failure = TaskFailure(
+        error=TaskErrorName.STAGED_OBJECT_MISSING, reason="gone", run_id=kpi.run_id, stage="kpi"
+    )
+    DynamoFailureLog(harness.dynamodb, harness.ledger_table).record(failure)
+    harness.sfn.send_task_failure(
+        taskToken=kpi.task_token, error=failure.error.value, cause=failure.model_dump_json()
+    )
+    # Then the run fails through the failure path and its notification says recompute
+    assert harness.finish(execution)["status"] == "FAILED"
+    notice = RunFailed.model_validate_json(harness.notification())
+    assert (notice.run_kind, notice.error) == ("recompute", "shopflow.StagedObjectMissing")

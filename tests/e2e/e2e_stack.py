@@ -12,6 +12,8 @@ from shopflow_cli.localstack import LocalStack
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "samples" / "thelook-small"
 HAPPY_PATH = [
+    "RouteRun",
+    "PlanUploadRun",
     "LoadData",
     "CheckDataLoaded",
     "VerifyDataInS3",

@@ -56,7 +56,10 @@ def test_a_file_that_cannot_be_processed_fails_the_run_and_the_notification_says
     # Then the run FAILED through the failure path
     assert execution.status == "FAILED"
     states = pipeline.entered_states(execution)
-    assert states[0] == "LoadData" and states[-2:] == ["NotifyFailure", "RunFailed"]
+    assert states[:3] == ["RouteRun", "PlanUploadRun", "LoadData"] and states[-2:] == [
+        "NotifyFailure",
+        "RunFailed",
+    ]
     # And the failure notification names the file and the reason
     (notice,) = pipeline.notifications()
     failed = RunFailed.model_validate_json(notice)

@@ -260,9 +260,36 @@ class ValidationOutcome(Contract):
 # --- ComputeKpis ----------------------------------------------------------------------
 
 
+class KpiScope(Contract):
+    """Which KPI rows a kpi command recomputes.
+
+    ``apply`` (a batch of uploads or a reprocess): the dates the batch's curated files touch,
+    and any date an earlier change left to do. ``recompute`` (``shopflow recompute``, after a
+    definition change, say): every date from ``from_date`` to ``to_date`` (both included; an
+    open end reaches the first or last date there is), from all curated data, exactly as a
+    computation from scratch would give them; KPI rows of dates in the range without data are
+    deleted.
+    """
+
+    mode: Literal["apply", "recompute"] = "apply"
+    from_date: date | None = None
+    to_date: date | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.mode == "apply" and (self.from_date or self.to_date):
+            raise ValueError("only a recompute has a date range")
+        if self.from_date and self.to_date and self.from_date > self.to_date:
+            raise ValueError(f"from_date {self.from_date} is after to_date {self.to_date}")
+        return self
+
+
 class KpiRequest(Contract):
     batch_id: BatchId
     curated: list[CuratedFile]
+    scope: KpiScope = Field(
+        default_factory=KpiScope, description="Which dates to recompute (default: apply)."
+    )
 
 
 class SettledFile(Contract):
@@ -295,6 +322,65 @@ class KpiOutcome(Contract):
     )
     settled_files: list[SettledFile] = Field(default_factory=list)
     pending_report_key: str | None = None
+
+
+# --- Other runs: reprocess and recompute ---------------------------------------------
+
+
+RunKind = Literal["upload", "reprocess", "recompute"]
+
+
+class RunPlan(Contract):
+    """What kind of run an execution is and what its stages do differently (``$.run``).
+
+    The state machine's first state routes by it: an upload batch (no ``run`` in its input;
+    the state machine adds this plan's defaults) starts at LoadData, a reprocess at
+    ValidateData, a recompute at ComputeKpis; from there every run goes through the same
+    states, the same KPI lease and the same notifications, which name the kind.
+    """
+
+    kind: RunKind
+    policy: ValidationPolicy = Field(
+        default_factory=ValidationPolicy,
+        description="Overrides of the validator's settings (a reprocess's new threshold).",
+    )
+    kpi_scope: KpiScope = Field(default_factory=KpiScope)
+
+
+class ReprocessExecutionInput(Contract):
+    """Input of an execution that validates staged files again (``shopflow reprocess``).
+
+    The files are the byte-exact staged copies of earlier uploads, with their original
+    ``ingest_seq``: their rows keep their place in the order of uploads, so a correction
+    uploaded since still wins. Nothing is uploaded again.
+    """
+
+    batch_id: BatchId = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    run: RunPlan
+    files: list[StagedFile] = Field(min_length=1)
+    reprocessed_from: list[BatchId] = Field(
+        default_factory=list, description="The runs that quarantined the files."
+    )
+
+    @model_validator(mode="after")
+    def _a_reprocess(self) -> Self:
+        if self.run.kind != "reprocess" or self.run.kpi_scope.mode != "apply":
+            raise ValueError("a reprocess input has a reprocess plan applying its KPIs")
+        return self
+
+
+class RecomputeExecutionInput(Contract):
+    """Input of an execution that recomputes the KPI rows of a date range
+    (``shopflow recompute``) from the curated data, under the same lease as every run."""
+
+    batch_id: BatchId = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    run: RunPlan
+
+    @model_validator(mode="after")
+    def _a_recompute(self) -> Self:
+        if self.run.kind != "recompute" or self.run.kpi_scope.mode != "recompute":
+            raise ValueError("a recompute input has a recompute plan with a recompute scope")
+        return self
 
 
 # --- Envelopes ------------------------------------------------------------------------
@@ -371,6 +457,9 @@ class _RunCompleted(Contract):
         description="The files of the batch whose header differs from the last accepted "
         "file of their kind, and how.",
     )
+    run_kind: RunKind = Field(
+        default="upload", description="upload (a batch of uploads), reprocess or recompute."
+    )
 
 
 class RunSucceeded(_RunCompleted):
@@ -395,6 +484,9 @@ class RunFailed(Contract):
     batch_id: BatchId
     error: str = Field(description="The error name the failing state reported.")
     cause: str = Field(description="The failure detail: a TaskFailure as JSON when typed.")
+    run_kind: RunKind = Field(
+        default="upload", description="upload (a batch of uploads), reprocess or recompute."
+    )
 
 
 # --- Event published by VerifyDataInS3 -------------------------------------------------

@@ -23,6 +23,8 @@ from shopflow_contracts.envelope import SCHEMA_VERSION
 
 CONTRACT_MODELS: dict[str, type[BaseModel]] = {
     "batch_execution_input": messages.BatchExecutionInput,
+    "reprocess_execution_input": messages.ReprocessExecutionInput,
+    "recompute_execution_input": messages.RecomputeExecutionInput,
     "load_command": messages.LoadCommand,
     "load_result": messages.LoadResult,
     "validate_command": messages.ValidateCommand,

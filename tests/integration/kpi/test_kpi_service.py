@@ -19,9 +19,11 @@ from shopflow_contracts.messages import (
     TaskFailure,
 )
 from shopflow_contracts.rows import FileKind
+from shopflow_kpi.adapters.dynamo import DynamoKpiRepository
 from shopflow_kpi.adapters.s3 import S3CuratedStore
 from shopflow_kpi.bootstrap import build_handler, build_worker
-from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissingError
+from shopflow_kpi.domain import DayKpi
+from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissingError, Stamp
 from shopflow_kpi.settings import KpiSettings
 from shopflow_runtime.aws import failure_record_key
 
@@ -338,3 +340,21 @@ def test_curated_keys_with_glob_characters_are_read_literally(kpi_stack: KpiStac
     outcome = run(kpi_stack, "b1")
     # Then
     assert outcome.day_rows_written == 1
+
+
+def test_days_with_rows_reads_a_range_across_years_by_query(kpi_stack: KpiStack) -> None:
+    # Given day rows on both sides of a new year and outside the range asked for
+    repository = DynamoKpiRepository(
+        kpi_stack.clients["dynamodb"],
+        kpi_stack.settings.daily_kpis_table,
+        kpi_stack.settings.category_kpis_table,
+    )
+    zero = Decimal("0.00")
+    days = [date(2023, 12, 30), date(2023, 12, 31), date(2024, 1, 1), date(2024, 1, 3)]
+    repository.write_day_rows(
+        [DayKpi(day, 1, zero, 1, zero, 1) for day in days], Stamp("b", datetime.now(UTC))
+    )
+    # When the dates of Dec 31 to Jan 2 are asked for
+    found = repository.days_with_rows(date(2023, 12, 31), date(2024, 1, 2))
+    # Then exactly the two in the range come back, in order
+    assert found == [date(2023, 12, 31), date(2024, 1, 1)]

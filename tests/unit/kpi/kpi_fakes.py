@@ -12,7 +12,7 @@ from typing import Any
 from uuid import uuid4
 
 from kpi_lake import CuratedLake
-from shopflow_contracts.messages import CuratedFile, KpiCommand, KpiRequest
+from shopflow_contracts.messages import CuratedFile, KpiCommand, KpiRequest, KpiScope
 from shopflow_contracts.rows import FileKind
 from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
 from shopflow_kpi.domain import CategoryKpi, DayKpi
@@ -85,6 +85,9 @@ class FakeKpiRepository:
         for key in categories:
             self.categories.pop(key, None)
 
+    def days_with_rows(self, first: date, last: date) -> list[date]:
+        return sorted(d for d in self.days if first <= d <= last)
+
 
 class RecordingReportSink:
     def __init__(self) -> None:
@@ -140,6 +143,21 @@ class Pipeline:
 
     def run(self, batch: str) -> Any:
         return self.handler.handle(self.command(batch)).payload
+
+    def recompute(self, first: date | None = None, last: date | None = None) -> Any:
+        """A recompute run's command: no curated files, the range as its scope."""
+        command = KpiCommand(
+            message_id=uuid4(),
+            run_id="recompute-1",
+            occurred_at=NOW,
+            task_token="token",
+            payload=KpiRequest(
+                batch_id="recompute-1",
+                curated=[],
+                scope=KpiScope(mode="recompute", from_date=first, to_date=last),
+            ),
+        )
+        return self.handler.handle(command).payload
 
 
 def order(order_id: int, created_at: str, status: str = "complete") -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""ComputeKpis: recompute the KPI rows of every order date a batch touches."""
+"""ComputeKpis: recompute the KPI rows of every order date a batch touches, or (a recompute
+run, ``KpiScope.mode == "recompute"``) of every date of a range, from all curated data."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from shopflow_contracts.messages import (
     KpiCommand,
     KpiOutcome,
     KpiResult,
+    KpiScope,
     SettledFile,
     TaskErrorName,
 )
@@ -45,6 +47,8 @@ STATE_DATABASE = "curated-state.duckdb"
 # Orphaned items (pending beyond the grace period), rewritten by every run.
 PENDING_REPORT_KEY = "reports/pending/pending-items.json"
 MAX_LISTED_ORPHANS = 1000
+# Where a recompute without --from starts looking for KPI rows to delete (none are older).
+EARLIEST_KPI_DATE = date(2000, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,10 @@ class KpiHandler:
     def handle(self, command: KpiCommand) -> KpiResult:
         request = command.payload
         outcome = self._recompute(
-            request.batch_id, request.curated, owner=f"{command.run_id}/{command.message_id}"
+            request.batch_id,
+            request.curated,
+            owner=f"{command.run_id}/{command.message_id}",
+            scope=request.scope,
         )
         log.info(
             "kpis recomputed",
@@ -104,7 +111,12 @@ class KpiHandler:
         )
 
     def _recompute(
-        self, batch_id: str, curated: Sequence[CuratedFile], *, owner: str
+        self,
+        batch_id: str,
+        curated: Sequence[CuratedFile],
+        *,
+        owner: str,
+        scope: KpiScope | None = None,
     ) -> KpiOutcome:
         """Bring this worker's curated state up to date, then recompute under the lease.
 
@@ -125,7 +137,9 @@ class KpiHandler:
                 # Whatever landed while the lease was awaited.
                 self._synchronise(state, batch, Path(scratch_dir) / "curated")
                 fault_point("kpi.mid_duckdb", run_id=batch_id)
-                if set(state.loaded_versions()) <= set(batch_keys):
+                if scope is not None and scope.mode == "recompute":
+                    dates, days, categories = self._recompute_range(state, scope)
+                elif set(state.loaded_versions()) <= set(batch_keys):
                     # The batch is the whole history (a shop's first run): every date is
                     # touched, and one pass over each table beats narrowing to them.
                     every_date, days, categories = state.compute_all_kpis()
@@ -163,6 +177,24 @@ class KpiHandler:
             ],
             pending_report_key=report_key,
         )
+
+    def _recompute_range(
+        self, state: KpiState, scope: KpiScope
+    ) -> tuple[list[date], list[DayKpi], list[CategoryKpi]]:
+        """Every date of the scope's range from all curated data, as from scratch; the dates
+        of the range that have KPI rows but no data any more are among the dates (so their
+        rows are deleted)."""
+        with_data = state.order_dates()
+        first = scope.from_date or min([*with_data[:1], EARLIEST_KPI_DATE])
+        last = scope.to_date or max([*with_data[-1:], self._clock().date()])
+        in_range = [d for d in with_data if first <= d <= last]
+        dates = sorted({*in_range, *self._repository.days_with_rows(first, last)})
+        if scope.from_date is None and scope.to_date is None:
+            # The whole history: one pass over each table, as a first run does.
+            _, days, categories = state.compute_all_kpis()
+        else:
+            days, categories = state.compute_kpis(in_range)
+        return dates, days, categories
 
     def _confirm_lease(self, owner: str) -> None:
         """Renew the lease right before writing; a run that lost it must not write.

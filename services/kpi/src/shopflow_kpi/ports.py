@@ -69,6 +69,10 @@ class KpiRepository(Protocol):
         """Delete day rows of ``days`` and category rows of (category, date) pairs."""
         ...
 
+    def days_with_rows(self, first: date, last: date) -> list[date]:
+        """Dates from ``first`` to ``last`` (both included) that have a day row, ascending."""
+        ...
+
 
 @dataclass(frozen=True)
 class CuratedFileRef:
@@ -114,6 +118,10 @@ class KpiState(Protocol):
 
     def compute_all_kpis(self) -> tuple[list[date], list[DayKpi], list[CategoryKpi]]:
         """Every order date and its KPIs: one pass over each table, for a first run."""
+        ...
+
+    def order_dates(self) -> list[date]:
+        """Every order date any loaded version of any order has, ascending."""
         ...
 
     def duplicates(self, batch_keys: Sequence[str]) -> dict[str, int]:

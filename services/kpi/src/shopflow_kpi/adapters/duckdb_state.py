@@ -24,6 +24,7 @@ from shopflow_kpi.domain.kpis import (
     KINDS,
     LATEST_FIRST,
     VERSION_COLUMNS,
+    all_order_dates,
     compute_all_kpis,
     compute_kpis,
     prepare_session,
@@ -137,6 +138,9 @@ class CuratedState:
 
     def compute_all_kpis(self) -> tuple[list[date], list[DayKpi], list[CategoryKpi]]:
         return compute_all_kpis(self._connection)
+
+    def order_dates(self) -> list[date]:
+        return all_order_dates(self._connection)
 
     def loaded_versions(self) -> dict[str, str]:
         rows = self._connection.execute("SELECT key, version FROM loaded_files").fetchall()

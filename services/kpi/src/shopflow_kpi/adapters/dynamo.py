@@ -85,6 +85,29 @@ class DynamoKpiRepository:
             [{"DeleteRequest": {"Key": self._item(category_key(c, d))}} for c, d in categories],
         )
 
+    def days_with_rows(self, first: date, last: date) -> list[date]:
+        # The daily table is partitioned by year: one Query per year of the range.
+        paginator = self._dynamodb.get_paginator("query")
+        found: list[date] = []
+        for year in range(first.year, last.year + 1):
+            pages = paginator.paginate(
+                TableName=self._daily_table,
+                KeyConditionExpression="#y = :y AND #d BETWEEN :first AND :last",
+                ProjectionExpression="#d",
+                ExpressionAttributeNames={"#y": "order_year", "#d": "order_date"},
+                ExpressionAttributeValues={
+                    ":y": {"S": f"{year:04d}"},
+                    ":first": {"S": first.isoformat()},
+                    ":last": {"S": last.isoformat()},
+                },
+            )
+            found.extend(
+                date.fromisoformat(entry["order_date"]["S"])
+                for page in pages
+                for entry in page.get("Items", [])
+            )
+        return sorted(found)
+
     def _item(self, attributes: dict[str, Any]) -> dict[str, Any]:
         return {name: self._serializer.serialize(value) for name, value in attributes.items()}
 

@@ -54,6 +54,8 @@ def _tasks() -> dict[str, Callable[[Spec], TaskResult]]:
         "pandas_validate": stages.pandas_validate,
         "pandas_kpi": stages.pandas_kpi,
         "pandas_pipeline": stages.pandas_pipeline,
+        "plain_validate": stages.plain_validate,
+        "plain_kpi": stages.plain_kpi,
         "incremental": incremental.incremental_task,
         "full_recompute": incremental.full_task,
     }

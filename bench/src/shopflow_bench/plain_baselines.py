@@ -154,7 +154,7 @@ SELECT category, order_date::VARCHAR, sum(cents)::BIGINT AS cents, count(*) AS o
 FROM (
     SELECT category, order_date, order_id, sum(cents) AS cents, bool_or(returned) AS returned
     FROM items GROUP BY ALL
-) GROUP BY ALL ORDER BY category, order_date
+) GROUP BY category, order_date ORDER BY category, order_date
 """
 
 
@@ -208,4 +208,145 @@ def duckdb_kpis(files: Sequence[dict[str, Any]], threads: int) -> dict[str, Any]
         "items": int(items),
         "days": _day_records(days),
         "categories": _category_records(categories),
+    }
+
+
+# --- Polars ------------------------------------------------------------------------------
+
+
+def polars_validate(paths: Sequence[Path], out_dir: Path, threads: int) -> dict[str, Any]:
+    """``read_csv`` as text, non-strict casts, one ``filter``, ``write_parquet``."""
+    import polars as pl
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: list[dict[str, Any]] = []
+    for index, path in enumerate(paths):
+        raw = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=True)
+        raw = raw.rename({name: name.strip().lower() for name in raw.columns})
+        kind = _kind(raw.columns)
+        typed, checks = [], []
+        for column, (column_type, required) in SCHEMAS[kind].items():
+            if column not in raw.columns:
+                continue
+            cell = pl.col(column).str.strip_chars().replace("", None)
+            if column_type == INTEGER:
+                value = cell.cast(pl.Int64, strict=False)
+            elif column_type == MONEY:
+                value = cell.cast(pl.Decimal(18, 2), strict=False)
+            elif column_type == TIMESTAMP:
+                value = (
+                    cell.str.replace(" UTC", "", literal=True)
+                    .str.replace("T", " ", literal=True)
+                    .str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_zone="UTC")
+                )
+            elif column_type == STATUS:
+                value = cell.str.to_lowercase()
+            else:
+                value = cell
+            typed.append(value.alias(column))
+            valid = cell.is_null() | value.is_not_null()
+            if column_type == STATUS:
+                valid = cell.is_null() | value.is_in(ORDER_STATUSES)
+            if column_type == MONEY:
+                valid &= (value >= 0).fill_null(True)
+            if required:
+                checks.append(cell.is_not_null())
+            checks.append(valid)
+        rules = [
+            (pl.col(event) >= pl.col("created_at")).fill_null(True)
+            for event in EVENTS
+            if event in raw.columns
+        ]
+        if "num_of_item" in raw.columns:
+            rules.append(pl.col("num_of_item") >= 1)
+        if "returned_at" in raw.columns:
+            rules.append(~((pl.col("status") == "returned") & pl.col("returned_at").is_null()))
+        accepted = (
+            raw.filter(pl.all_horizontal(checks)).select(typed).filter(pl.all_horizontal(rules))
+            if rules
+            else raw.filter(pl.all_horizontal(checks)).select(typed)
+        )
+        target = out_dir / f"{index}-{kind}.parquet"
+        accepted.write_parquet(target)
+        files.append(
+            {"kind": kind, "path": str(target), "rows_in": raw.height, "accepted": accepted.height}
+        )
+    return {"files": files, "rows_in": sum(int(f["rows_in"]) for f in files)}
+
+
+def polars_kpis(files: Sequence[dict[str, Any]], threads: int) -> dict[str, Any]:
+    """The KPI tables from ``polars_validate``'s Parquet: ``unique(keep='last')``, joins,
+    ``group_by``."""
+    import polars as pl
+
+    def latest(kind: str, key: str) -> pl.LazyFrame:
+        paths = [f["path"] for f in files if f["kind"] == kind]
+        return pl.scan_parquet(paths).unique(subset=key, keep="last", maintain_order=True)
+
+    orders = (
+        latest("orders", "order_id")
+        .filter(pl.col("status") != "cancelled")
+        .select("order_id", "user_id", pl.col("created_at").dt.date().alias("order_date"))
+    )
+    products = latest("products", "id").select(pl.col("id").alias("product_id"), "category")
+    items = (
+        latest("order_items", "id")
+        .join(orders.select("order_id", "order_date"), on="order_id")
+        .join(products, on="product_id")
+        .select(
+            "order_id",
+            "order_date",
+            "category",
+            (pl.col("sale_price") * 100).cast(pl.Int64).alias("cents"),
+            (pl.col("status") == "returned").alias("returned"),
+        )
+    )
+    per_order = items.group_by("order_id").agg(
+        pl.len().alias("items"), pl.col("cents").sum(), pl.col("returned").any()
+    )
+    days = (
+        orders.join(per_order, on="order_id", how="left")
+        .group_by("order_date")
+        .agg(
+            pl.len().alias("total_orders"),
+            pl.col("cents").fill_null(0).sum(),
+            pl.col("items").fill_null(0).sum().alias("total_items_sold"),
+            pl.col("returned").fill_null(False).sum().alias("returned"),
+            pl.col("user_id").n_unique().alias("unique_customers"),
+        )
+        .with_columns(
+            (
+                (2 * 10000 * pl.col("returned") + pl.col("total_orders"))
+                // (2 * pl.col("total_orders"))
+            ).alias("rate")
+        )
+        .sort("order_date")
+        .select(
+            pl.col("order_date").cast(pl.String),
+            "total_orders",
+            "cents",
+            "total_items_sold",
+            "rate",
+            "unique_customers",
+        )
+    )
+    categories = (
+        items.group_by("category", "order_date", "order_id")
+        .agg(pl.col("cents").sum(), pl.col("returned").any())
+        .group_by("category", "order_date")
+        .agg(pl.col("cents").sum(), pl.len().alias("orders"), pl.col("returned").sum())
+        .sort("category", "order_date")
+        .select("category", pl.col("order_date").cast(pl.String), "cents", "orders", "returned")
+    )
+    day_rows, category_rows = pl.collect_all([days, categories])
+    item_count = (
+        pl.scan_parquet([f["path"] for f in files if f["kind"] == "order_items"])
+        .select(pl.len())
+        .collect()
+        .item()
+    )
+    return {
+        "items": int(item_count),
+        "days": _day_records(day_rows.rows()),
+        "categories": _category_records(category_rows.rows()),
     }

@@ -31,6 +31,8 @@ from shopflow_bench.datagen import Dataset, correction_file, generate_bulk
 from shopflow_bench.kpirows import compare_kpis
 
 SECTIONS = ("throughput", "memory", "incremental", "e2e")
+# The plain scripts beside pandas in the throughput section (``plain_baselines``).
+PLAIN_TOOLS = ("duckdb", "polars")
 # The bench runs from a checkout: its work files and results live beside its code.
 BENCH_DIR = Path(__file__).resolve().parents[2]
 REPO = BENCH_DIR.parent
@@ -42,6 +44,7 @@ GIB = 1024.0
 TARGET_VALIDATOR_ROWS_PER_S = 2_000_000
 TARGET_KPI_ITEMS_PER_S = 4_000_000
 TARGET_SPEEDUP = 3.0
+TARGET_VS_POLARS = 1.0
 TARGET_PEAK_RSS_MIB = 1024.0
 TARGET_INCREMENTAL_S = 3.0
 TARGET_INCREMENTAL_SPEEDUP = 20.0
@@ -193,6 +196,30 @@ class Bench:
             ],
         }
 
+    def plain(self, tool: str, dataset: Dataset, run_dir: Path) -> tuple[ChildRun, ChildRun]:
+        """A plain ``tool`` script (``plain_baselines``): validation, then KPIs from its Parquet."""
+        manifest = run_dir / f"{tool}-files.json"
+        validated = self.child(
+            "plain_validate",
+            {
+                "tool": tool,
+                "files": self.csvs(dataset),
+                "out_dir": str(run_dir / f"{tool}-curated"),
+                "threads": self.config.threads,
+                "manifest_out": str(manifest),
+            },
+        )
+        computed = self.child(
+            "plain_kpi",
+            {
+                "tool": tool,
+                "manifest_in": str(manifest),
+                "threads": self.config.threads,
+                "kpi_out": str(run_dir / f"{tool}-kpis.json"),
+            },
+        )
+        return validated, computed
+
     # --- sections ------------------------------------------------------------------------
 
     def throughput(self) -> dict[str, Any]:
@@ -214,6 +241,7 @@ class Bench:
             },
         )
         (run_dir / "pandas-tables.pickle").unlink(missing_ok=True)
+        plain = {tool: self.plain(tool, dataset, run_dir) for tool in PLAIN_TOOLS}
         match = self.kpis_match(run_dir / "shopflow-kpis.json", run_dir / "pandas-kpis.json")
         rows_in = int(validator.result["rows_in"])
         items = int(kpi.result["items"])
@@ -229,12 +257,26 @@ class Bench:
             "pandas_kpi": _stage_doc(pandas_kpi, items, "items"),
             "kpi_match": match,
         }
+        for tool, (validated, computed) in plain.items():
+            section[f"{tool}_validator"] = _stage_doc(
+                validated, int(validated.result["rows_in"]), "rows"
+            )
+            section[f"{tool}_kpi"] = _stage_doc(computed, int(computed.result["items"]), "items")
+            # The plain scripts do less (no line numbers, raw rejects, repeats, report): how
+            # far their KPI tables are from pandas' (which mirrors every rule) is a finding.
+            section[f"{tool}_kpi_match"] = self.kpis_match(
+                run_dir / f"{tool}-kpis.json", run_dir / "pandas-kpis.json"
+            )
         for stage in ("validator", "kpi"):
             mine, theirs = section[stage], section[f"pandas_{stage}"]
             section[f"{stage}_speedup"] = stats.ratio(theirs["seconds"], mine["seconds"])
             section[f"{stage}_memory_ratio"] = stats.ratio(
                 theirs["peak_rss_mib"], mine["peak_rss_mib"]
             )
+            for tool in plain:
+                section[f"{stage}_vs_{tool}"] = stats.ratio(
+                    section[f"{tool}_{stage}"]["seconds"], mine["seconds"]
+                )
         self.out(render_throughput(section))
         if not match["equal"]:
             raise KpiMismatchError(f"throughput: KPI tables differ: {match['tables']}")
@@ -541,6 +583,14 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             "validator vs pandas", TARGET_SPEEDUP, throughput["validator_speedup"], stats.times
         )
         at_least("kpi vs pandas", TARGET_SPEEDUP, throughput["kpi_speedup"], stats.times)
+        if "validator_vs_polars" in throughput:
+            # Issue 15: at least the rate of the plain Polars script in the same run.
+            at_least(
+                "validator vs plain Polars",
+                TARGET_VS_POLARS,
+                throughput["validator_vs_polars"],
+                stats.times,
+            )
         add(
             "KPI tables == pandas",
             "equal",
@@ -607,11 +657,14 @@ def _stage_row(name: str, stage: dict[str, Any], unit: str) -> list[str]:
 
 
 def render_throughput(section: dict[str, Any]) -> str:
+    plain = [tool for tool in PLAIN_TOOLS if f"{tool}_validator" in section]
     rows = [
         _stage_row("shopflow validator", section["validator"], "rows"),
         _stage_row("pandas validation", section["pandas_validator"], "rows"),
+        *(_stage_row(f"plain {t} validation", section[f"{t}_validator"], "rows") for t in plain),
         _stage_row("shopflow kpi", section["kpi"], "items"),
         _stage_row("pandas kpi", section["pandas_kpi"], "items"),
+        *(_stage_row(f"plain {t} kpi", section[f"{t}_kpi"], "items") for t in plain),
     ]
     body = stats.table(
         ("stage", "input", "time", "rate", "peak RSS"),
@@ -623,12 +676,23 @@ def render_throughput(section: dict[str, Any]) -> str:
         ),
     )
     match = "equal to the cent" if section["kpi_match"]["equal"] else "DIFFERENT"
+    versus = "".join(
+        f"\nspeed-up vs plain {tool}: validator {stats.times(section[f'validator_vs_{tool}'])}, "
+        f"kpi {stats.times(section[f'kpi_vs_{tool}'])}; its KPI tables vs pandas: "
+        + ("equal" if section[f"{tool}_kpi_match"]["equal"] else _differing(section, tool))
+        for tool in plain
+    )
     return (
         f"{body}\nspeed-up vs pandas: validator {stats.times(section['validator_speedup'])}, "
         f"kpi {stats.times(section['kpi_speedup'])}; pandas peak RSS / shopflow: validator "
         f"{stats.times(section['validator_memory_ratio'])}, kpi "
-        f"{stats.times(section['kpi_memory_ratio'])}; KPI tables vs pandas: {match}"
+        f"{stats.times(section['kpi_memory_ratio'])}; KPI tables vs pandas: {match}{versus}"
     )
+
+
+def _differing(section: dict[str, Any], tool: str) -> str:
+    tables = section[f"{tool}_kpi_match"]["tables"]
+    return "differ in " + ", ".join(f"{t['differing']} {t['table']} rows" for t in tables)
 
 
 def render_memory(section: dict[str, Any]) -> str:
@@ -849,7 +913,17 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "duckdb": duckdb.__version__,
         "pandas": pandas.__version__,
+        "polars": _version("polars"),
     }
+
+
+def _version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
 
 
 def git_revision() -> str | None:

@@ -158,3 +158,52 @@ def pandas_pipeline(spec: Spec) -> TaskResult:
         "kpi_seconds": finished - checked,
         "seconds": finished - started,
     }
+
+
+# The plain scripts a user would write instead (``plain_baselines``): each tool validates
+# the CSVs into Parquet in one child, then computes the KPIs from that Parquet in another.
+_PLAIN_TOOLS = ("duckdb", "polars")
+
+
+def _plain_tool(spec: Spec) -> Any:
+    from shopflow_bench import plain_baselines
+
+    tool = spec["tool"]
+    if tool not in _PLAIN_TOOLS:
+        raise ValueError(f"no plain baseline for {tool!r}")
+    if tool == "polars":
+        # Polars sizes its thread pool at import: the same cores as everyone else.
+        import os
+
+        os.environ.setdefault("POLARS_MAX_THREADS", str(spec["threads"]))
+    return plain_baselines, tool
+
+
+def plain_validate(spec: Spec) -> TaskResult:
+    """spec: tool (duckdb|polars), files [path], out_dir, threads, manifest_out."""
+    baselines, tool = _plain_tool(spec)
+    validate = baselines.polars_validate if tool == "polars" else baselines.duckdb_validate
+    started = time.perf_counter()
+    result = validate([Path(p) for p in spec["files"]], Path(spec["out_dir"]), int(spec["threads"]))
+    seconds = time.perf_counter() - started
+    Path(spec["manifest_out"]).write_text(json.dumps(result["files"]))
+    return {**result, "seconds": seconds}
+
+
+def plain_kpi(spec: Spec) -> TaskResult:
+    """spec: tool (duckdb|polars), manifest_in (from plain_validate), threads, kpi_out."""
+    baselines, tool = _plain_tool(spec)
+    kpis = baselines.polars_kpis if tool == "polars" else baselines.duckdb_kpis
+    files = json.loads(Path(spec["manifest_in"]).read_text())
+    started = time.perf_counter()
+    result = kpis(files, int(spec["threads"]))
+    seconds = time.perf_counter() - started
+    Path(spec["kpi_out"]).write_text(
+        json.dumps({"days": result["days"], "categories": result["categories"]})
+    )
+    return {
+        "items": result["items"],
+        "seconds": seconds,
+        "day_rows": len(result["days"]),
+        "category_rows": len(result["categories"]),
+    }

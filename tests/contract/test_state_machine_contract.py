@@ -141,12 +141,15 @@ class Harness:
         raise AssertionError(f"no {stage} command arrived")
 
     def finish(self, execution_arn: str) -> dict[str, Any]:
-        for _ in range(100):
+        # moto's interpreter runs the remaining states in a thread of its own: on a loaded CI
+        # machine that took over 10 s, so the bound is generous (a finished run returns at once).
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             described = self.sfn.describe_execution(executionArn=execution_arn)
             if described["status"] != "RUNNING":
                 return dict(described)
             time.sleep(0.1)
-        raise AssertionError("execution did not finish")
+        raise AssertionError("execution did not finish within 60 s")
 
     def entered_states(self, execution_arn: str) -> list[str]:
         history = self.sfn.get_execution_history(executionArn=execution_arn)["events"]

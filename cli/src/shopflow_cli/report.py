@@ -88,11 +88,11 @@ def execution_accounting(output: str | dict[str, Any] | None) -> list[FileAccoun
     if output is None:
         return []
     document = json.loads(output) if isinstance(output, str) else output
-    validation = _path(document, "validation", "payload", "files") or []
-    skipped = _path(document, "load", "payload", "skipped") or []
+    validation = path_in(document, "validation", "payload", "files") or []
+    skipped = path_in(document, "load", "payload", "skipped") or []
     settled = {
         str(entry.get("source_key")): entry
-        for entry in _path(document, "kpis", "payload", "settled_files") or []
+        for entry in path_in(document, "kpis", "payload", "settled_files") or []
     }
     lines = [
         FileAccounting(
@@ -133,7 +133,8 @@ def settle(counts: dict[str, int], settled: dict[str, Any]) -> dict[str, int]:
     return result
 
 
-def _path(document: Any, *names: str) -> Any:
+def path_in(document: Any, *names: str) -> Any:
+    """``document[names[0]][names[1]]...``, or None where a level is missing."""
     for name in names:
         if not isinstance(document, dict):
             return None
@@ -230,7 +231,7 @@ def settled_reports(
 def settled_files_of(output: str | None) -> dict[str, dict[str, Any]]:
     """A succeeded execution's ``settled_files`` by source key (empty for anything else)."""
     document = json.loads(output) if output else {}
-    entries = _path(document, "kpis", "payload", "settled_files") or []
+    entries = path_in(document, "kpis", "payload", "settled_files") or []
     return {str(entry.get("source_key")): entry for entry in entries}
 
 

@@ -35,6 +35,7 @@ from shopflow_contracts.rows import FileKind
 
 # Execution names: letters, digits, '-' and '_' only, at most 80 characters.
 BatchId = str
+BATCH_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
 Stage = Literal["load", "validate", "kpi"]
 
 
@@ -86,7 +87,7 @@ class WaitSeconds(Contract):
 class BatchExecutionInput(Contract):
     """Input of one state machine execution: the batch of landed objects it processes."""
 
-    batch_id: BatchId = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    batch_id: BatchId = Field(pattern=BATCH_ID_PATTERN)
     objects: list[LandedObject] = Field(min_length=1)
     waits: WaitSeconds
 
@@ -355,7 +356,7 @@ class ReprocessExecutionInput(Contract):
     uploaded since still wins. Nothing is uploaded again.
     """
 
-    batch_id: BatchId = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    batch_id: BatchId = Field(pattern=BATCH_ID_PATTERN)
     run: RunPlan
     files: list[StagedFile] = Field(min_length=1)
     reprocessed_from: list[BatchId] = Field(
@@ -373,7 +374,7 @@ class RecomputeExecutionInput(Contract):
     """Input of an execution that recomputes the KPI rows of a date range
     (``shopflow recompute``) from the curated data, under the same lease as every run."""
 
-    batch_id: BatchId = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    batch_id: BatchId = Field(pattern=BATCH_ID_PATTERN)
     run: RunPlan
 
     @model_validator(mode="after")

@@ -45,6 +45,11 @@ def test_every_listed_command_exists_with_every_option_shown() -> None:
         assert cli not in commands, synopsis
         if commands[0].name == "bench":  # its options are the benchmark's (shopflow bench -h)
             continue
-        known = {opt for command in commands for param in command.params for opt in param.opts}
+        known = {
+            opt
+            for command in commands
+            for param in command.params
+            for opt in [*param.opts, *param.secondary_opts]  # --wait/--no-wait: both
+        }
         for option in re.findall(r"--[a-z][a-z-]*", " ".join(rest)):
             assert option in known, f"README: '{synopsis}' shows {option}, which it lacks"

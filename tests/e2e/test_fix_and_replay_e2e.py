@@ -95,14 +95,19 @@ def test_rejected_rows_fixed_and_uploaded_again_count_in_the_kpis(
     fixes = tmp_path / "fixes" / "orders-fixed.csv"
     fetched = shopflow(pipeline, "rejects", "orders.csv", "--out", fixes, cwd=tmp_path)
     assert fetched.returncode == 0, fetched.stderr
-    # Then they come as the original header and the exact original lines, reasons beside
-    assert fixes.read_text().splitlines() == [lines[0], *(lines[i] for i in broken)]
+    # Then they come as the original header and the exact original lines (the sample's own
+    # broken rows among them), and beside them line, rule and message of each, in order
+    rows = fixes.read_text().splitlines()
     reasons = list(csv.DictReader((tmp_path / "fixes" / "orders-fixed.reasons.csv").open()))
-    assert [(r["line"], r["rule"]) for r in reasons] == [
-        (str(index + 1), "unknown_status") for index in broken
-    ]
-    # When they are fixed in place and uploaded like any file
-    fixes.write_text("\n".join([lines[0], *originals.values()]) + "\n")
+    assert rows[0] == lines[0] and len(rows) == len(reasons) + 1
+    assert [lines[int(r["line"]) - 1] for r in reasons] == rows[1:]
+    assert {(index + 1, "unknown_status") for index in broken} <= {
+        (int(r["line"]), r["rule"]) for r in reasons
+    }
+    # When the three are fixed in place, the rows that cannot be fixed deleted, and the file
+    # uploaded (left in, the unfixable ones would get it quarantined: 5 of 8 rejected)
+    fixed = [originals[int(r["line"]) - 1] for r in reasons if int(r["line"]) - 1 in originals]
+    fixes.write_text("\n".join([rows[0], *fixed]) + "\n")
     uploaded = shopflow(pipeline, "upload", fixes, "--wait", "--batch-window", "1.5", cwd=tmp_path)
     assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
     runs = pipeline.settle(expected_at_least=2)

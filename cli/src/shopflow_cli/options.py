@@ -130,3 +130,20 @@ def batch_window_option(function: F) -> F:
         help="Seconds the loader waits for more uploads before starting a run with those it "
         "has (for example 1.5).",
     )(function)
+
+
+def run_wait_options(function: F) -> F:
+    """``--wait/--no-wait`` and ``--timeout`` of a command that starts one run."""
+    function = click.option(
+        "--timeout",
+        type=SECONDS,
+        default=600,
+        show_default=True,
+        help="With --wait: seconds to wait for the run before giving up (exit 1).",
+    )(function)
+    return click.option(
+        "--wait/--no-wait",
+        default=True,
+        show_default=True,
+        help="Wait for the run to end and print what it did (exit 1 if it failed).",
+    )(function)

@@ -90,6 +90,16 @@ def latest_report(s3: Any, bucket: str, file: str) -> LatestReport:
     return LatestReport(key, body)
 
 
+def latest_report_of(s3: Any, bucket: str, file: str) -> LatestReport:
+    """``latest_report``, its absence said as a user error (the commands' one line)."""
+    from shopflow_cli.output import UserError
+
+    try:
+        return latest_report(s3, bucket, file)
+    except ReportNotFoundError as missing:
+        raise UserError(str(missing)) from None
+
+
 def write_rejects(
     s3: Any, bucket: str, latest: LatestReport, rows_path: Path | None = None
 ) -> WrittenRejects:

@@ -6,7 +6,7 @@ from datetime import date
 
 import click
 
-from shopflow_cli.options import DATE, SECONDS, target_options
+from shopflow_cli.options import DATE, run_wait_options, target_options
 from shopflow_cli.target import TargetRef
 
 
@@ -26,19 +26,7 @@ from shopflow_cli.target import TargetRef
     default=None,
     help="Last order date to recompute, included (YYYY-MM-DD); default: the last there is.",
 )
-@click.option(
-    "--wait/--no-wait",
-    default=True,
-    show_default=True,
-    help="Wait for the run to end and print what it did (exit 1 if it failed).",
-)
-@click.option(
-    "--timeout",
-    type=SECONDS,
-    default=600,
-    show_default=True,
-    help="With --wait: seconds to wait for the run before giving up (exit 1).",
-)
+@run_wait_options
 @target_options
 def command(
     target: TargetRef, first: date | None, last: date | None, wait: bool, timeout: float

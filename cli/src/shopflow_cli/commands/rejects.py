@@ -8,7 +8,6 @@ import click
 
 from shopflow_cli import output
 from shopflow_cli.options import target_options
-from shopflow_cli.output import UserError
 from shopflow_cli.target import TargetRef
 
 
@@ -33,16 +32,12 @@ def command(target: TargetRef, file: str, out: Path | None) -> None:
 
     Example: shopflow rejects orders.csv --out fixes/orders.csv
     """
-    from shopflow_cli.rejects import latest_report, write_rejects
-    from shopflow_cli.report import ReportNotFoundError
+    from shopflow_cli.rejects import latest_report_of, write_rejects
 
     resolved = target.resolve()
     s3 = resolved.client("s3")
     bucket = resolved.outputs.data_bucket
-    try:
-        latest = latest_report(s3, bucket, file)
-    except ReportNotFoundError as missing:
-        raise UserError(str(missing)) from None
+    latest = latest_report_of(s3, bucket, file)
     written = write_rejects(s3, bucket, latest, out)
     state = "quarantined" if written.quarantined else "validated"
     if written.rows_path is None:

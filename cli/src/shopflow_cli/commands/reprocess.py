@@ -6,8 +6,7 @@ from decimal import Decimal
 
 import click
 
-from shopflow_cli.options import SECONDS, target_options
-from shopflow_cli.output import UserError
+from shopflow_cli.options import run_wait_options, target_options
 from shopflow_cli.target import TargetRef
 
 
@@ -26,19 +25,7 @@ from shopflow_cli.target import TargetRef
     default=None,
     help="What a file over the threshold does in this run; default: the validator's setting.",
 )
-@click.option(
-    "--wait/--no-wait",
-    default=True,
-    show_default=True,
-    help="Wait for the run to end and print what it did (exit 1 if it failed).",
-)
-@click.option(
-    "--timeout",
-    type=SECONDS,
-    default=600,
-    show_default=True,
-    help="With --wait: seconds to wait for the run before giving up (exit 1).",
-)
+@run_wait_options
 @target_options
 def command(
     target: TargetRef,
@@ -60,17 +47,13 @@ def command(
     """
     from shopflow_contracts.report import RejectPolicy
 
-    from shopflow_cli.rejects import latest_report
+    from shopflow_cli.rejects import latest_report_of
     from shopflow_cli.replay import reprocess_input, run_and_report, start_run
-    from shopflow_cli.report import ReportNotFoundError
 
     resolved = target.resolve()
     s3 = resolved.client("s3")
     bucket = resolved.outputs.data_bucket
-    try:
-        latest = latest_report(s3, bucket, file)
-    except ReportNotFoundError as missing:
-        raise UserError(str(missing)) from None
+    latest = latest_report_of(s3, bucket, file)
     policy: RejectPolicy | None = None
     if reject_policy == "fail_batch":
         policy = "fail_batch"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from shopflow_contracts import events, messages, report, rows
+from shopflow_contracts import events, messages, report, rows, storage
 from shopflow_contracts.compatibility import breaking_changes
 from shopflow_contracts.envelope import SCHEMA_VERSION
 
@@ -41,6 +41,7 @@ CONTRACT_MODELS: dict[str, type[BaseModel]] = {
     "order_item_row": rows.OrderItemRow,
     "product_row": rows.ProductRow,
     "validation_report": report.ValidationReport,
+    "uncommitted_batch": storage.UncommittedBatch,
 }
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2]

@@ -22,6 +22,7 @@ from shopflow_contracts.messages import (
 )
 from shopflow_contracts.report import RejectPolicy, ValidationReport
 from shopflow_contracts.rows import FileKind
+from shopflow_contracts.storage import uncommitted_key
 from shopflow_runtime.worker import TaskError
 from shopflow_validator.adapters.s3 import S3ObjectStore
 from shopflow_validator.bootstrap import build_handler
@@ -145,7 +146,7 @@ def test_given_a_staged_batch_in_s3_when_handled_then_outputs_land_under_their_p
     ]
     (curated,) = result.payload.curated
     assert curated.key == f"curated/order_items/batch={batch}/1-items.parquet"
-    assert keys_under(s3, bucket, "curated/") == [curated.key]
+    assert keys_under(s3, bucket, "curated/") == [uncommitted_key(batch), curated.key]
     assert keys_under(s3, bucket, "rejects/") == [f"rejects/batch={batch}/1-items.rejected.csv"]
     assert keys_under(s3, bucket, "reports/") == [f"reports/batch={batch}/1-items.report.json"]
 
@@ -184,7 +185,8 @@ def test_given_a_file_above_the_threshold_in_s3_when_handled_then_only_it_is_qua
         [orders.source_key],
     )
     assert keys_under(s3, bucket, "curated/") == [
-        f"curated/order_items/batch={batch}/1-items.parquet"
+        uncommitted_key(batch),
+        f"curated/order_items/batch={batch}/1-items.parquet",
     ]
     report = ValidationReport.model_validate_json(
         body_of(s3, bucket, f"reports/batch={batch}/2-orders.report.json")

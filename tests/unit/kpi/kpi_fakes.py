@@ -14,6 +14,7 @@ from uuid import uuid4
 from kpi_lake import CuratedLake
 from shopflow_contracts.messages import CuratedFile, KpiCommand, KpiRequest, KpiScope
 from shopflow_contracts.rows import FileKind
+from shopflow_contracts.storage import UncommittedBatch
 from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
 from shopflow_kpi.domain import CategoryKpi, DayKpi
 from shopflow_kpi.handler import KpiHandler
@@ -172,3 +173,31 @@ def item(item_id: int, order_id: int, product_id: int, price: str) -> dict[str, 
         "product_id": product_id,
         "sale_price": Decimal(price),
     }
+
+
+class FakeBatchCommits:
+    """Uncommitted-batch markers in memory, as the validator and the kpi stage leave them."""
+
+    def __init__(self) -> None:
+        self.markers: dict[str, UncommittedBatch] = {}
+
+    def validated(self, batch_id: str) -> None:
+        self.markers.setdefault(batch_id, UncommittedBatch(batch_id=batch_id, marked_at=NOW))
+
+    def uncommitted(self) -> list[UncommittedBatch]:
+        return list(self.markers.values())
+
+    def writing(self, batch_id: str, order_dates: Sequence[date]) -> None:
+        earlier = self.markers.get(batch_id)
+        dates = sorted({*order_dates, *(earlier.order_dates if earlier else [])})
+        self.markers[batch_id] = UncommittedBatch(
+            batch_id=batch_id, marked_at=NOW, order_dates=dates
+        )
+
+    def recomputed(self, batches: Sequence[UncommittedBatch]) -> None:
+        for marker in batches:
+            if marker.batch_id in self.markers:
+                self.markers[marker.batch_id] = marker.model_copy(update={"order_dates": []})
+
+    def commit(self, batch_id: str) -> None:
+        self.markers.pop(batch_id, None)

@@ -23,6 +23,7 @@ from shopflow_contracts.messages import (
 )
 from shopflow_contracts.report import RejectPolicy, ValidationReport
 from shopflow_contracts.rows import FileKind
+from shopflow_contracts.storage import uncommitted_key
 from shopflow_runtime.worker import TaskError
 from shopflow_validator.domain import REJECTS_HEADER
 from shopflow_validator.handler import (
@@ -228,7 +229,11 @@ def test_given_a_file_above_the_threshold_when_handled_then_it_alone_is_quaranti
     assert [(reason.rule, reason.count) for reason in named.top_reasons] == [("unknown_status", 6)]
     # The good file's rows are applied; none of the quarantined file's are.
     assert [curated.source_key for curated in outcome.curated] == [good.source_key]
-    assert store.keys("curated/") == [f"curated/orders/batch={BATCH}/1-orders.parquet"]
+    # ... and counted only once the run commits: the batch is marked uncommitted until then
+    assert store.keys("curated/") == [
+        uncommitted_key(BATCH),
+        f"curated/orders/batch={BATCH}/1-orders.parquet",
+    ]
     report = store.report(quarantined.report_key)
     assert (report.status, report.quarantine, report.curated_key) == (
         "quarantined",
@@ -432,8 +437,8 @@ def test_given_the_same_command_twice_when_handled_then_same_keys_and_same_conte
 
     assert first.payload == second.payload
     assert written_once == written_twice
-    # 2 curated, 1 rejects, 2 reports, the accepted headers
-    assert len(written_once) == 6
+    # 2 curated, 1 rejects, 2 reports, the accepted headers, the uncommitted marker (kept)
+    assert len(written_once) == 7
 
 
 def test_given_an_empty_batch_when_handled_then_an_empty_outcome(tmp_path: Path) -> None:

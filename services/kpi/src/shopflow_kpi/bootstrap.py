@@ -10,6 +10,7 @@ from shopflow_runtime.clients import AwsClientFactory, ClientSource
 from shopflow_runtime.wiring import build_task_worker
 from shopflow_runtime.worker import TaskWorker
 
+from shopflow_kpi.adapters.commits import S3BatchCommits
 from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
 from shopflow_kpi.adapters.dynamo import DynamoKpiRepository
 from shopflow_kpi.adapters.lease import DynamoStateLease
@@ -37,6 +38,7 @@ def build_handler(settings: KpiSettings, clients: ClientSource) -> KpiHandler:
         ),
         lease_wait=LeaseWait(max_seconds=settings.state_lease_wait_seconds),
         reports=S3ReportSink(clients.client("s3"), settings.data_bucket),
+        commits=S3BatchCommits(clients.client("s3"), settings.data_bucket),
         orphan_grace=timedelta(seconds=settings.orphan_grace_seconds),
     )
 

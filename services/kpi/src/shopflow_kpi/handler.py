@@ -23,11 +23,13 @@ from shopflow_contracts.messages import (
     TaskErrorName,
 )
 from shopflow_contracts.rows import FileKind
+from shopflow_contracts.storage import UncommittedBatch, batch_of_curated
 from shopflow_runtime.faults import fault_point
 from shopflow_runtime.worker import TaskError
 
 from shopflow_kpi.domain import CategoryKpi, DayKpi, PendingSummary
 from shopflow_kpi.ports import (
+    BatchCommits,
     CuratedFileRef,
     CuratedObject,
     CuratedObjectsMissingError,
@@ -76,7 +78,9 @@ class KpiHandler:
         lease_wait: LeaseWait | None = None,
         reports: ReportSink | None = None,
         orphan_grace: timedelta = timedelta(days=1),
+        commits: BatchCommits | None = None,
     ) -> None:
+        self._commits = commits
         self._reports = reports
         self._orphan_grace = orphan_grace
         self._lease = lease
@@ -124,6 +128,11 @@ class KpiHandler:
         so a small batch costs a small download whatever the history. The bulk of that
         loading (all of history, for a new container) happens before the lease is taken:
         it only reads immutable curated objects into this worker's own cache.
+
+        Curated files of uncommitted batches (a run that failed after validation, or one
+        still under way) count only for their own batch's command. A failed batch's KPI stage
+        may have written some rows before it failed: their dates are recomputed here,
+        without it.
         """
         batch = list(dict.fromkeys(CuratedObject(f.kind, f.bucket, f.key) for f in curated))
         batch_keys = [obj.key for obj in batch]
@@ -132,10 +141,12 @@ class KpiHandler:
             tempfile.TemporaryDirectory(dir=self._work_dir, prefix="kpi-run-") as scratch_dir,
             self._engine.open_state(self._work_dir / STATE_DATABASE, Path(scratch_dir)) as state,
         ):
-            self._synchronise(state, batch, Path(scratch_dir) / "prefetch")
+            self._synchronise(state, batch, Path(scratch_dir) / "prefetch", self._uncommitted())
             with self._holding_lease(owner):
-                # Whatever landed while the lease was awaited.
-                self._synchronise(state, batch, Path(scratch_dir) / "curated")
+                # Whatever landed (or was committed) while the lease was awaited.
+                uncommitted = self._uncommitted()
+                self._synchronise(state, batch, Path(scratch_dir) / "curated", uncommitted)
+                failed = [u for u in uncommitted if u.batch_id != batch_id and u.order_dates]
                 fault_point("kpi.mid_duckdb", run_id=batch_id)
                 if scope is not None and scope.mode == "recompute":
                     dates, days, categories = self._recompute_range(state, scope)
@@ -147,16 +158,26 @@ class KpiHandler:
                 else:
                     dates = sorted({*state.touched_dates(batch_keys), *state.dirty_dates()})
                     days, categories = state.compute_kpis(dates)
+                left_behind = sorted({d for u in failed for d in u.order_dates} - set(dates))
+                if left_behind:
+                    more_days, more_categories = state.compute_kpis(left_behind)
+                    dates = sorted({*dates, *left_behind})
+                    days, categories = [*days, *more_days], [*categories, *more_categories]
                 pending = state.pending(now=self._clock(), grace=self._orphan_grace)
                 duplicates = state.duplicates(batch_keys)
                 self._confirm_lease(owner)
                 stamp = Stamp(batch_id=batch_id, computed_at=self._clock())
+                if self._commits is not None:
+                    self._commits.writing(batch_id, dates)
                 day_rows = self._repository.write_day_rows(days, stamp)
                 fault_point("kpi.between_tables", run_id=batch_id)
                 category_rows = self._repository.write_category_rows(categories, stamp)
                 self._delete_absent(dates, days, categories)
                 state.clear_dirty(dates)
                 report_key = self._report_pending(pending)
+                if self._commits is not None:
+                    self._commits.commit(batch_id)
+                    self._commits.recomputed(failed)
                 fault_point("kpi.after_outputs", run_id=batch_id)
         return KpiOutcome(
             batch_id=batch_id,
@@ -253,11 +274,26 @@ class KpiHandler:
         finally:
             self._lease.release(owner)
 
-    def _synchronise(self, state: KpiState, batch: list[CuratedObject], into: Path) -> None:
-        listed = [obj for kind in FileKind for obj in self._store.list_curated(kind)]
+    def _uncommitted(self) -> list[UncommittedBatch]:
+        return [] if self._commits is None else self._commits.uncommitted()
+
+    def _synchronise(
+        self,
+        state: KpiState,
+        batch: list[CuratedObject],
+        into: Path,
+        uncommitted: Sequence[UncommittedBatch],
+    ) -> None:
+        left_out = {marker.batch_id for marker in uncommitted}
+        listed = [
+            obj
+            for kind in FileKind
+            for obj in self._store.list_curated(kind)
+            if batch_of_curated(obj.key) not in left_out
+        ]
         loaded = state.loaded_versions()
         # The batch's own files are named explicitly so they count even if the listing
-        # does not show them yet.
+        # does not show them yet (or their batch is not committed yet).
         known = {obj.key for obj in listed}
         wanted = [*listed, *(obj for obj in batch if obj.key not in known)]
         to_load = [

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 from shopflow_contracts.rows import FileKind
+from shopflow_contracts.storage import UncommittedBatch
 
 from shopflow_kpi.domain import CategoryKpi, DayKpi, PendingSummary
 
@@ -159,3 +160,26 @@ class ReportSink(Protocol):
     """Where the kpi stage leaves reports for people (the data bucket's reports area)."""
 
     def put_json(self, key: str, document: Mapping[str, object]) -> None: ...
+
+
+class BatchCommits(Protocol):
+    """Which batches' curated output counts (see ``shopflow_contracts.storage``).
+
+    A batch is uncommitted from the validator's first curated object until its kpi stage
+    has written its KPI rows; the curated files of an uncommitted batch count for no run
+    but that batch's own.
+    """
+
+    def uncommitted(self) -> list[UncommittedBatch]: ...
+
+    def writing(self, batch_id: str, order_dates: Sequence[date]) -> None:
+        """Before any KPI row is written: the dates this batch's run is about to write."""
+        ...
+
+    def recomputed(self, batches: Sequence[UncommittedBatch]) -> None:
+        """The dates of these (failed) batches were written again without them."""
+        ...
+
+    def commit(self, batch_id: str) -> None:
+        """The batch's KPI rows are written: from now on its curated output counts."""
+        ...

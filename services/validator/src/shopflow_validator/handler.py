@@ -35,6 +35,7 @@ from shopflow_contracts.messages import (
     ValidationOutcome,
 )
 from shopflow_contracts.report import AppliedPolicy, QuarantineReason, RejectPolicy, SchemaChange
+from shopflow_contracts.storage import UncommittedBatch, uncommitted_key
 from shopflow_runtime.faults import fault_point
 from shopflow_runtime.worker import TaskError
 
@@ -172,7 +173,9 @@ class ValidateHandler:
                     + "; ".join(item.quarantine.message for item in quarantined if item.quarantine),
                     files=[item.staged.source_key for item in quarantined],
                 )
-            # Only now, with the batch's fate known, may any rows be applied.
+            # Only now, with the batch's fate known, may any rows be applied; and they count
+            # only once the run has written its KPIs (shopflow_contracts.storage).
+            self._mark_uncommitted(request.batch_id)
             validations = [self._publish(item) for item in decided]
             fault_point("validate.after_outputs", run_id=command.run_id)
             if headers != remembered:
@@ -295,6 +298,20 @@ class ValidateHandler:
             # A memory of headers only feeds a notice: an unreadable one starts afresh.
             log.warning("unreadable accepted headers, starting afresh", exc_info=True)
             return AcceptedHeaders()
+
+    def _mark_uncommitted(self, batch_id: str) -> None:
+        """Leave the batch's uncommitted marker before its first curated object.
+
+        A marker already there is kept: it may hold the dates an earlier kpi attempt of the
+        batch was writing, which a later run must recompute if this one fails too.
+        """
+        key = uncommitted_key(batch_id)
+        if self._store.get_bytes(self._config.data_bucket, key) is not None:
+            return
+        marker = UncommittedBatch(batch_id=batch_id, marked_at=self._clock())
+        self._store.put_bytes(
+            self._config.data_bucket, key, marker.model_dump_json().encode("utf-8"), JSON_TYPE
+        )
 
     def _remember_headers(self, headers: AcceptedHeaders) -> None:
         self._store.put_bytes(

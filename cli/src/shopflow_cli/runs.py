@@ -212,9 +212,10 @@ def show_accounting(runs: Runs, listed: Sequence[Run]) -> None:
             "rows_in = accepted + rejected + duplicates + pending"
         )
         if run.status == "SUCCEEDED":
-            lines = report.execution_accounting(runs.output_of(run))
+            run_output = runs.output_of(run)
+            lines = report.execution_accounting(run_output)
             if not lines:
-                output.line(f"{run.name}: no files in the run's output")
+                output.line(f"{run.name}: {without_files(run_output)}")
                 continue
             output.show(
                 output.table(ACCOUNTING_COLUMNS, accounting_rows(lines), title=title, totals=True)
@@ -224,3 +225,14 @@ def show_accounting(runs: Runs, listed: Sequence[Run]) -> None:
         else:
             error = runs.failure_of(run).get("error") or "an error"
             output.line(f"{run.name}: no file accounting, the run failed with {error}")
+
+
+def without_files(run_output: str | None) -> str:
+    """What a succeeded run without files did: a recompute names the dates it rewrote."""
+    document = json.loads(run_output) if run_output else {}
+    dates = report.path_in(document, "kpis", "payload", "order_dates") or []
+    if report.path_in(document, "run", "kind") == "recompute":
+        if not dates:
+            return "a recompute; no KPI date to recompute"
+        return f"a recompute of the KPIs of {len(dates):,} date(s), {dates[0]} to {dates[-1]}"
+    return "no files in the run's output"

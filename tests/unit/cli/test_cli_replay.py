@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 from typing import Any
@@ -54,3 +55,11 @@ def test_a_succeeded_run_with_a_quarantined_file_shows_as_partial() -> None:
     partial = EndedRun("r", "SUCCEEDED", 1.0, {"validation": {"payload": {"status": "partial"}}})
     complete = EndedRun("r", "SUCCEEDED", 1.0, {"validation": {"payload": {"status": "complete"}}})
     assert (partial.shown_status, complete.shown_status) == ("PARTIAL", "SUCCEEDED")
+
+
+def test_status_says_which_dates_a_recompute_rewrote() -> None:
+    from shopflow_cli.runs import without_files
+
+    recompute = {"run": {"kind": "recompute"}, "kpis": {"payload": {"order_dates": ["a", "b"]}}}
+    assert without_files(json.dumps(recompute)) == "a recompute of the KPIs of 2 date(s), a to b"
+    assert without_files(None) == "no files in the run's output"

@@ -226,3 +226,41 @@ def test_recompute_of_a_range_equals_the_full_computation_and_leaves_other_dates
     assert pipeline.entered_states(runs[-1])[:3] == ["RouteRun", "PlanRecompute", "ComputeKpis"]
     kinds = [RunSucceeded.model_validate(n).run_kind for n in notices(pipeline)]
     assert kinds == ["upload", "recompute", "recompute"]
+
+
+def test_a_fixed_correction_replaces_the_earlier_version_of_its_key(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    # Given the sample applied, then an update cancelling orders 20 to 23, one row of it
+    # misspelt (rejected: order 21 stays as the sample had it)
+    files = sample_files(tmp_path / "upload")
+    pipeline.upload(*files)
+    pipeline.settle()
+    order_lines = files[1].read_text().splitlines()
+    update = tmp_path / "update" / "orders-update.csv"
+    update.parent.mkdir()
+    statuses = {20: "Cancelled", 21: "cancelled?", 22: "Cancelled", 23: "Cancelled"}
+    update.write_text(
+        "\n".join([ORDERS_HEADER, *(with_status(order_lines[n], s) for n, s in statuses.items())])
+        + "\n"
+    )
+    pipeline.upload(update)
+    pipeline.settle(expected_at_least=2)
+    before = pipeline.exported(tmp_path / "before")
+    assert before == expected([*files, update])
+    # When its rejected row is fetched, fixed and uploaded
+    fix = tmp_path / "fix" / "orders-update-fixed.csv"
+    fetched = shopflow(pipeline, "rejects", "orders-update.csv", "--out", fix, cwd=tmp_path)
+    assert fetched.returncode == 0, fetched.stderr
+    assert fix.read_text().splitlines() == [
+        ORDERS_HEADER,
+        with_status(order_lines[21], "cancelled?"),
+    ]
+    fix.write_text(fix.read_text().replace("cancelled?", "Cancelled"))
+    uploaded = shopflow(pipeline, "upload", fix, "--wait", "--batch-window", "1.5", cwd=tmp_path)
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+    pipeline.settle(expected_at_least=3)
+    # Then the later upload wins for order 21: it is cancelled, its day counts it no more
+    after = pipeline.exported(tmp_path / "after")
+    assert after == expected([*files, update, fix])
+    assert after != before

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
+from shopflow_contracts.messages import QuarantinedFile
 from shopflow_contracts.report import ValidationReport
 
 REPORTS_PREFIX = "reports/"
@@ -74,6 +75,21 @@ def describe_reasons(reasons: Iterable[tuple[str, int]], shown: int | None = Non
     if shown is not None and len(ranked) > shown:
         text += f" (+{len(ranked) - shown} more)"
     return text or "-"
+
+
+def quarantined_files(output: str | dict[str, Any] | None) -> list[QuarantinedFile]:
+    """The files a succeeded execution set aside (``$.validation.payload.quarantined``): a
+    run with any is PARTIAL, its KPIs lack those files' rows."""
+    if output is None:
+        return []
+    document = json.loads(output) if isinstance(output, str) else output
+    named = path_in(document, "validation", "payload", "quarantined") or []
+    return [QuarantinedFile.model_validate(entry) for entry in named]
+
+
+def describe_quarantined(file: QuarantinedFile) -> str:
+    """``landing/x.csv (orders): 7 of 10 rows rejected ... ; report reports/...``."""
+    return f"{file.source_key} ({file.kind.value}): {file.reason.message}; report {file.report_key}"
 
 
 def execution_accounting(output: str | dict[str, Any] | None) -> list[FileAccounting]:

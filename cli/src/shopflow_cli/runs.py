@@ -65,6 +65,7 @@ class Runs:
         self.target = target
         self.sfn = target.client("stepfunctions")
         self._archive = load_archive(target.archive_file)
+        self._outputs: dict[str, str | None] = {}
 
     def all(self) -> list[Run]:
         live = operations.list_executions(self.sfn, self.target.outputs.state_machine_arn)
@@ -78,8 +79,14 @@ class Runs:
             return run.output
         if run.status != "SUCCEEDED":
             return None
-        found = self.sfn.describe_execution(executionArn=run.arn).get("output")
-        return str(found) if found else None
+        if run.arn not in self._outputs:
+            found = self.sfn.describe_execution(executionArn=run.arn).get("output")
+            self._outputs[run.arn] = str(found) if found else None
+        return self._outputs[run.arn]
+
+    def status_of(self, run: Run) -> str:
+        """The execution's status, PARTIAL for one that succeeded with files quarantined."""
+        return shown_status(run, self.output_of(run))
 
     def output_by_name(self, name: str) -> str | None:
         archived = self._archive.get(name)
@@ -97,6 +104,20 @@ class Runs:
         if run.archived or run.status != "RUNNING":
             return run.stage
         return current_stage(self.sfn, run.arn)
+
+
+def shown_status(run: Run, output_text: str | None) -> str:
+    if run.status == "SUCCEEDED" and report.quarantined_files(output_text):
+        return "PARTIAL"
+    return run.status
+
+
+def quarantine_lines(output_text: str | None) -> list[str]:
+    """One line per file a succeeded run quarantined: what it was, why, where its report is."""
+    return [
+        f"quarantined {report.describe_quarantined(file)}"
+        for file in report.quarantined_files(output_text)
+    ]
 
 
 def current_stage(sfn: Any, execution_arn: str) -> str | None:
@@ -166,15 +187,20 @@ def describe_failure(failure: dict[str, Any]) -> str:
 
 
 def show_runs(runs: Runs, listed: Sequence[Run]) -> bool:
-    """The runs table, then one line per failed run; True when any run failed."""
+    """The runs table, then one line per failed run and per file a PARTIAL run quarantined;
+    True when any run failed."""
     rows = []
     failures: list[tuple[Run, dict[str, Any]]] = []
+    set_aside: list[tuple[Run, list[str]]] = []
     for run in listed:
         stage = runs.stage_of(run) if run.status == "RUNNING" else None
+        status = runs.status_of(run)
+        if status == "PARTIAL":
+            set_aside.append((run, quarantine_lines(runs.output_of(run))))
         rows.append(
             {
                 "started": f"{run.started.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
-                "status": run.status,
+                "status": status,
                 "took": run.seconds,
                 "stage": stage or "-",
                 "run": run.name,
@@ -186,6 +212,9 @@ def show_runs(runs: Runs, listed: Sequence[Run]) -> bool:
         output.line("no runs yet")
         return False
     output.show(output.table(RUN_COLUMNS, rows, title="runs (times in UTC)"))
+    for run, lines in set_aside:
+        for text in lines:
+            output.line(f"{run.name} PARTIAL: {text}", style="yellow")
     for run, failure in failures:
         output.line(f"{run.name} {run.status}: {describe_failure(failure)}", style="red")
     return bool(failures)
@@ -208,7 +237,7 @@ def show_accounting(runs: Runs, listed: Sequence[Run]) -> None:
     duplicates + pending)."""
     for run in listed:
         title = (
-            f"file accounting of {run.name} ({run.status}): "
+            f"file accounting of {run.name} ({runs.status_of(run)}): "
             "rows_in = accepted + rejected + duplicates + pending"
         )
         if run.status == "SUCCEEDED":

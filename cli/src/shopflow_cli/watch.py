@@ -12,7 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shopflow_cli import operations, report
-from shopflow_cli.runs import Run, Runs, describe_failure, entered_states
+from shopflow_cli.runs import (
+    Run,
+    Runs,
+    describe_failure,
+    entered_states,
+    quarantine_lines,
+    shown_status,
+)
 from shopflow_cli.target import Target
 
 
@@ -89,10 +96,12 @@ class RunWatcher:
     def _report_end(self, run: Run) -> None:
         took = f"{run.seconds:.1f}s"
         if run.status == "SUCCEEDED":
-            lines = report.execution_accounting(self.runs.output_of(run))
-            self.say(f"run {run.name} SUCCEEDED in {took}")
-            for line in lines:
+            output_text = self.runs.output_of(run)
+            self.say(f"run {run.name} {shown_status(run, output_text)} in {took}")
+            for line in report.execution_accounting(output_text):
                 self.say(f"  {file_line(line)}")
+            for text in quarantine_lines(output_text):
+                self.say(f"  {text}")
         else:
             failure = describe_failure(self.runs.failure_of(run))
             self.say(f"run {run.name} {run.status} after {took}: {failure}")

@@ -240,3 +240,27 @@ def test_execution_accounting_applies_settled_files_per_source_key() -> None:
         "duplicates": 1,
         "pending": 2,
     }
+
+
+def test_a_succeeded_run_with_quarantined_files_is_shown_partial_naming_them() -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from shopflow_cli.runs import Run, quarantine_lines, shown_status
+
+    # Given the golden validation result (one products file quarantined) in a run's output
+    examples = Path(__file__).resolve().parents[3] / "contracts" / "examples"
+    validation = json.loads((examples / "validate_result.json").read_text())
+    partial = json.dumps({"validation": validation})
+    complete = json.dumps(
+        {"validation": {**validation, "payload": {**validation["payload"], "quarantined": []}}}
+    )
+    run = Run("b1", "SUCCEEDED", datetime.now(UTC), datetime.now(UTC), "arn:b1")
+    # Then the run is PARTIAL, and its line names the file, why and where its report is
+    assert (shown_status(run, partial), shown_status(run, complete)) == ("PARTIAL", "SUCCEEDED")
+    (line,) = quarantine_lines(partial)
+    assert line.startswith("quarantined landing/products-broken.csv (products): ")
+    assert "7 of 10 rows rejected" in line and "0002-products-broken.report.json" in line
+    # And a failed run stays FAILED whatever its output says
+    failed = Run("b2", "FAILED", datetime.now(UTC), datetime.now(UTC), "arn:b2")
+    assert shown_status(failed, partial) == "FAILED"

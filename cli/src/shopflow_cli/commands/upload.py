@@ -73,7 +73,7 @@ def _wait_for_runs(
     batch_window: float,
 ) -> int:
     from shopflow_cli import report
-    from shopflow_cli.runs import Runs, describe_failure
+    from shopflow_cli.runs import Runs, describe_failure, quarantine_lines, shown_status
     from shopflow_cli.uploads import follow_uploads
     from shopflow_cli.watch import file_line
 
@@ -84,10 +84,13 @@ def _wait_for_runs(
         run = runs[name]
         mine = {u.key for u in uploads if u.run == name}
         if run.status == "SUCCEEDED":
-            output.line(f"run {name} SUCCEEDED in {run.seconds:.1f}s")
-            for line in report.execution_accounting(runs_view.output_of(run)):
+            output_text = runs_view.output_of(run)
+            output.line(f"run {name} {shown_status(run, output_text)} in {run.seconds:.1f}s")
+            for line in report.execution_accounting(output_text):
                 if line.source_key in mine:
                     output.line(f"  {file_line(line)}")
+            for text in quarantine_lines(output_text):
+                output.line(f"  {text}", style="yellow")
         else:
             failed = True
             output.line(

@@ -98,3 +98,20 @@ def test_object_store_reads_and_copies_the_version_asked_for_not_the_latest(
     store.copy(bucket, "landing/o.csv", bucket, "raw/batch=b1/orders/0000-o.csv", version)
     copied = s3.get_object(Bucket=bucket, Key="raw/batch=b1/orders/0000-o.csv")["Body"].read()
     assert copied == first
+
+
+def test_a_claim_is_released_only_by_its_holder(
+    aws_client: Callable[[str], Any], unique_name: Callable[[str], str]
+) -> None:
+    dynamodb = aws_client("dynamodb")
+    table = unique_name("ledger")
+    create_ledger_table(dynamodb, table)
+    ledger = DynamoLedger(dynamodb, table)
+    # Given a claim held by batch b1
+    assert ledger.claim("ARRIVAL#a", "b1", {"key": "landing/a.csv"}, replacing=None)
+    # When b2 gives it back, nothing happens; when b1 does, the key is free
+    ledger.release("ARRIVAL#a", "b2")
+    assert ledger.get("ARRIVAL#a") is not None
+    ledger.release("ARRIVAL#a", "b1")
+    assert ledger.get("ARRIVAL#a") is None
+    ledger.release("ARRIVAL#a", "b1")

@@ -44,6 +44,11 @@ class FakeLedger:
         self.entries[key] = LedgerEntry(key, batch_id, dict(attributes))
         return True
 
+    def release(self, key: str, batch_id: str) -> None:
+        current = self.entries.get(key)
+        if current is not None and current.batch_id == batch_id:
+            del self.entries[key]
+
     def record(self, key: str, batch_id: str, attributes: dict[str, str]) -> None:
         self.entries[key] = LedgerEntry(key, batch_id, dict(attributes))
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pytest
 from loader_fakes import (
     ITEMS_CSV,
     ORDERS_CSV,
+    T0,
     FakeExecutions,
     FakeLedger,
     FakeQueue,
@@ -16,6 +20,7 @@ from loader_fakes import (
 )
 from shopflow_contracts.messages import BatchExecutionInput, WaitSeconds
 from shopflow_loader.domain.batching import ExecutionState, batch_id_for
+from shopflow_loader.ports import Ledger, LedgerEntry
 from shopflow_loader.trigger import ArrivalTrigger, TriggerConfig
 
 
@@ -201,3 +206,117 @@ def test_an_arrival_that_is_no_upload_event_is_left_for_the_dlq_and_visible_agai
     assert outcome.started == [] and executions.states == {}
     assert queue.deleted == []
     assert [seconds for _, seconds in queue.visibility_changes] == [5]
+
+
+def second_trigger(
+    ledger: Ledger, executions: FakeExecutions, clock: list[datetime]
+) -> tuple[ArrivalTrigger, FakeQueue]:
+    queue = FakeQueue()
+    return (
+        ArrivalTrigger(
+            queue=queue,
+            ledger=ledger,
+            executions=executions,
+            config=TriggerConfig(
+                landing_prefix="landing/",
+                batch_window_seconds=0,
+                max_batch_objects=50,
+                poll_wait_seconds=0,
+                waits=WaitSeconds(check_data_loaded=0, wait_for_eventbridge=0),
+                unstarted_claim_seconds=60,
+            ),
+            wall_clock=lambda: clock[0],
+        ),
+        queue,
+    )
+
+
+@dataclass
+class ClaimsAfter:
+    """The shared ledger, seen by a trigger that another one overtakes between its checks
+    and its first claim (the interleaving issue 14 found)."""
+
+    ledger: FakeLedger
+    overtake: Callable[[], object]
+    overtaken: bool = False
+
+    def get(self, key: str) -> LedgerEntry | None:
+        return self.ledger.get(key)
+
+    def claim(
+        self, key: str, batch_id: str, attributes: dict[str, str], *, replacing: str | None
+    ) -> bool:
+        if not self.overtaken:
+            self.overtaken = True
+            self.overtake()
+        return self.ledger.claim(key, batch_id, attributes, replacing=replacing)
+
+    def release(self, key: str, batch_id: str) -> None:
+        self.ledger.release(key, batch_id)
+
+    def record(self, key: str, batch_id: str, attributes: dict[str, str]) -> None:
+        self.ledger.record(key, batch_id, attributes)
+
+
+def test_a_trigger_overtaken_between_checking_and_claiming_takes_over_no_live_claim(
+    ledger: FakeLedger, executions: FakeExecutions
+) -> None:
+    # Given two triggers that both received the arrival of orders.csv (delivered twice);
+    # B also has items.csv, so the two form different batches
+    clock = [T0]
+    orders = landed("landing/a.csv", ORDERS_CSV, event_id="e1", seconds=1)
+    items = landed("landing/b.csv", ITEMS_CSV, event_id="e2", seconds=2)
+    trigger_a, queue_a = second_trigger(ledger, executions, clock)
+    queue_a.send(s3_event(orders))
+    overtaking = ClaimsAfter(ledger, trigger_a.run_once)
+    trigger_b, queue_b = second_trigger(overtaking, executions, clock)
+    queue_b.send(s3_event(orders))
+    queue_b.send(s3_event(items))
+
+    # When B has checked its arrivals, A claims orders.csv and starts its run, then B claims
+    outcome_b = trigger_b.run_once()
+
+    # Then only A's run holds orders.csv: B started nothing, took no claim of A's, gave back
+    # its own, and will decide both arrivals again shortly
+    assert list(executions.states) == [batch_id_for([orders])]
+    assert outcome_b.started == []
+    held = {
+        entry.batch_id
+        for entry in ledger.entries.values()
+        if entry.key.startswith(("ARRIVAL#", "CONTENT#"))
+    }
+    assert held == {batch_id_for([orders])}
+    assert queue_b.deleted == []
+    assert [seconds for _, seconds in queue_b.visibility_changes] == [5, 5]
+
+
+def test_an_unstarted_claim_stands_a_while_then_counts_as_abandoned(
+    ledger: FakeLedger, executions: FakeExecutions
+) -> None:
+    # Given a trigger that claimed orders.csv and died before starting its run
+    clock = [T0]
+    orders = landed("landing/a.csv", ORDERS_CSV, event_id="e1", seconds=1)
+    items = landed("landing/b.csv", ITEMS_CSV, event_id="e2", seconds=2)
+    dead_batch = batch_id_for([orders])
+    ledger.claim(
+        f"ARRIVAL#{orders.arrival_id}",
+        dead_batch,
+        {"key": orders.key, "claimed_at": T0.isoformat()},
+        replacing=None,
+    )
+    trigger, queue = second_trigger(ledger, executions, clock)
+
+    # When another trigger gets the arrival with another one, at once and after the grace
+    queue.send(s3_event(orders))
+    queue.send(s3_event(items))
+    at_once = trigger.run_once()
+    clock[0] = T0 + timedelta(seconds=61)
+    queue.send(s3_event(orders))
+    queue.send(s3_event(items))
+    later = trigger.run_once()
+
+    # Then at once the claim stands (its trigger may still start the run); after the grace
+    # it is taken over and one run holds both files
+    assert at_once.started == []
+    assert later.started == [batch_id_for([orders, items])]
+    assert ledger.entries[f"ARRIVAL#{orders.arrival_id}"].batch_id == later.started[0]

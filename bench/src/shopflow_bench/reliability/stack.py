@@ -109,6 +109,8 @@ class FaultStack:
             "SHOPFLOW_STATE_LEASE_SECONDS": str(self.lease_seconds),
             # A task still waits for the lease when the lease of a dead holder expires.
             "SHOPFLOW_STATE_LEASE_WAIT_SECONDS": str(self.lease_seconds * 4),
+            # A trigger killed between claiming and starting: its claims free up in seconds.
+            "SHOPFLOW_UNSTARTED_CLAIM_SECONDS": "10",
             **self.worker_env,
         }
         self.stack = LocalStack(

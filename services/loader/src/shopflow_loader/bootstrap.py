@@ -38,6 +38,7 @@ def build_loader(settings: LoaderSettings, clients: ClientSource | None = None) 
             landing_prefix=settings.landing_prefix,
             batch_window_seconds=settings.batch_window_seconds,
             max_batch_objects=settings.max_batch_objects,
+            unstarted_claim_seconds=settings.unstarted_claim_seconds,
             poll_wait_seconds=settings.poll_wait_seconds,
             waits=WaitSeconds(
                 check_data_loaded=settings.wait_check_data_loaded_seconds,

@@ -44,6 +44,10 @@ class Ledger(Protocol):
         """
         ...
 
+    def release(self, key: str, batch_id: str) -> None:
+        """Give up ``batch_id``'s claim on ``key`` (nothing if another batch holds it)."""
+        ...
+
     def record(self, key: str, batch_id: str, attributes: dict[str, str]) -> None:
         """Write an informational entry unconditionally (e.g. a skipped duplicate)."""
         ...

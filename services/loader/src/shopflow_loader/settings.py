@@ -23,5 +23,14 @@ class LoaderSettings(WorkerSettings):
         description="Arrivals closer together than this form one batch (one execution).",
     )
     max_batch_objects: int = Field(default=100, ge=1, le=1000)
+    unstarted_claim_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description=(
+            "A claim whose run was never started stands this long (its trigger may be about "
+            "to start it), then may be taken over (its trigger died)."
+        ),
+    )
     wait_check_data_loaded_seconds: int = Field(default=30, ge=0, le=3600)
     wait_for_eventbridge_seconds: int = Field(default=40, ge=0, le=3600)

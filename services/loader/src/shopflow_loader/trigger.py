@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 from shopflow_contracts.events import S3ObjectCreatedEvent
@@ -20,13 +21,21 @@ from shopflow_contracts.messages import BatchExecutionInput, LandedObject, WaitS
 from shopflow_runtime.faults import fault_point
 from shopflow_runtime.worker import QueueMessage, TaskQueue
 
-from shopflow_loader.domain.batching import batch_id_for, claim_is_live, in_arrival_order
-from shopflow_loader.ports import Executions, Ledger
+from shopflow_loader.domain.batching import (
+    ExecutionState,
+    batch_id_for,
+    claim_is_live,
+    in_arrival_order,
+)
+from shopflow_loader.ports import Executions, Ledger, LedgerEntry
 
 log = logging.getLogger("shopflow.loader.trigger")
 
 # How soon an arrival that is not an upload event is received again (then dead-lettered).
 REJECTED_REDELIVERY_SECONDS = 5
+# How soon arrivals whose claims another trigger holds are decided again: by then that
+# trigger has started its run (and they are recognised as held) or its claims are stale.
+CONTENDED_REDELIVERY_SECONDS = 5
 
 
 def arrival_key(landed: LandedObject) -> str:
@@ -50,6 +59,10 @@ class TriggerConfig:
     max_batch_objects: int
     poll_wait_seconds: int
     waits: WaitSeconds
+    # A claim whose run does not exist yet belongs to a trigger between claiming and
+    # starting it (one StartExecution call): it stands for this long, then counts as the
+    # claim of a trigger that died there.
+    unstarted_claim_seconds: float = 60.0
 
 
 @dataclass
@@ -66,6 +79,7 @@ class ArrivalTrigger:
     executions: Executions
     config: TriggerConfig
     clock: Callable[[], float] = time.monotonic
+    wall_clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def run_once(self) -> TriggerOutcome:
         """Wait for arrivals; when some come, gather the batch window and start its run."""
@@ -96,9 +110,11 @@ class ArrivalTrigger:
         objects = in_arrival_order(_unique_events(fresh))
         batch_id = batch_id_for(objects)
         if not self._claim_all(batch_id, objects):
-            # Another loader holds one of these claims: leave the messages to be redelivered
-            # and decided again once that claim has settled.
+            # Another trigger holds one of these claims: decide the messages again shortly,
+            # once that trigger's run has started (they are then held) or its claim is stale.
             log.warning("claims contended; batch %s postponed", batch_id)
+            for message, _ in fresh:
+                self.queue.change_visibility(message.receipt_handle, CONTENDED_REDELIVERY_SECONDS)
             return outcome
         fault_point("trigger.after_claim", run_id=batch_id)
         execution_input = BatchExecutionInput(
@@ -183,22 +199,66 @@ class ArrivalTrigger:
         return last is not None and last.attributes.get("etag") != landed.etag
 
     def _claim_all(self, batch_id: str, objects: list[LandedObject]) -> bool:
+        """Claim every arrival and content of the batch, or none of them.
+
+        A claim of another batch is taken over only when that batch can no longer deliver
+        the file (its run failed, or never started and its trigger is gone), and only as it
+        was read (a conditional write): two triggers that saw the same arrivals never both
+        hold them. On contention the claims taken so far are given back.
+        """
+        claimed_at = self.wall_clock().isoformat()
+        taken: list[str] = []
         for landed in objects:
-            attributes = {"key": landed.key, "etag": landed.etag, "size": str(landed.size)}
+            attributes = {
+                "key": landed.key,
+                "etag": landed.etag,
+                "size": str(landed.size),
+                "claimed_at": claimed_at,
+            }
+            # Earlier content uploaded again after a correction is a change: its content
+            # claim passes to this batch even from a run that delivered it (the later wins).
+            # The arrival's own claim, taken first, keeps a second trigger out.
+            correction_back = self._changes_its_key(landed)
             for key in (arrival_key(landed), content_key(landed)):
                 current = self.ledger.get(key)
-                stale = current.batch_id if current and current.batch_id != batch_id else None
+                stale = None
+                if current is not None and current.batch_id != batch_id:
+                    passes = correction_back and key == content_key(landed)
+                    if not passes and not self._abandoned(current):
+                        self._give_back(taken, batch_id)
+                        return False
+                    stale = current.batch_id
                 claimed = self.ledger.claim(
                     key, batch_id, {**attributes, "outcome": "claimed"}, replacing=stale
                 )
                 if not claimed:
+                    self._give_back(taken, batch_id)
                     return False
+                if current is None or current.batch_id != batch_id:
+                    taken.append(key)
         for landed in objects:
             # What each key holds now, so that a later upload of older bytes is seen as a change.
             self.ledger.record(
                 object_key(landed), batch_id, {"key": landed.key, "etag": landed.etag}
             )
         return True
+
+    def _abandoned(self, claim: LedgerEntry) -> bool:
+        """True when the batch holding ``claim`` will never deliver its file."""
+        state = self.executions.state(claim.batch_id)
+        if claim_is_live(state):
+            return False
+        if state is not ExecutionState.MISSING:
+            return True
+        claimed_at = claim.attributes.get("claimed_at")
+        if claimed_at is None:
+            return True
+        age = self.wall_clock() - datetime.fromisoformat(claimed_at)
+        return age > timedelta(seconds=self.config.unstarted_claim_seconds)
+
+    def _give_back(self, keys: list[str], batch_id: str) -> None:
+        for key in keys:
+            self.ledger.release(key, batch_id)
 
     def _live(self, batch_id: str) -> bool:
         return claim_is_live(self.executions.state(batch_id))

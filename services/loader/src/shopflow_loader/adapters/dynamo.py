@@ -50,6 +50,17 @@ class DynamoLedger:
             return False
         return True
 
+    def release(self, key: str, batch_id: str) -> None:
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": key}, "sk": {"S": _KEY_SORT}},
+                ConditionExpression="batch_id = :mine",
+                ExpressionAttributeValues={":mine": {"S": batch_id}},
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return
+
     def record(self, key: str, batch_id: str, attributes: dict[str, str]) -> None:
         self._ddb.put_item(TableName=self._table, Item=self._item(key, batch_id, attributes))
 

@@ -69,3 +69,41 @@ class NamedClients:
 
     def client(self, service: str) -> Any:
         return self._clients[service]
+
+
+def create_kpi_tables(dynamodb: Any, daily: str, category: str) -> None:
+    dynamodb.create_table(
+        TableName=daily,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "order_year", "AttributeType": "S"},
+            {"AttributeName": "order_date", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "order_year", "KeyType": "HASH"},
+            {"AttributeName": "order_date", "KeyType": "RANGE"},
+        ],
+    )
+    dynamodb.create_table(
+        TableName=category,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "category", "AttributeType": "S"},
+            {"AttributeName": "order_date", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "category", "KeyType": "HASH"},
+            {"AttributeName": "order_date", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_order_date",
+                "KeySchema": [
+                    {"AttributeName": "order_date", "KeyType": "HASH"},
+                    {"AttributeName": "category", "KeyType": "RANGE"},
+                ],
+                # Keys only: the service must not depend on attributes projected into the GSI.
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )

@@ -8,6 +8,8 @@ file) and the run's execution history.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -200,6 +202,41 @@ def _run_of(runs: Sequence[Run], fired: Fired) -> Run | None:
             return run
     started_before = [run for run in runs if run.started.timestamp() <= fired.time + 1]
     return started_before[-1] if started_before else (runs[0] if runs else None)
+
+
+def cancel_first_orders(orders: bytes, count: int) -> bytes:
+    """A correction of orders.csv: its first ``count`` orders cancelled (they count nowhere)."""
+    rows = list(csv.reader(io.StringIO(orders.decode())))
+    status = rows[0].index("status")
+    for row in rows[1 : count + 1]:
+        row[status] = "Cancelled"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+def expected_for(stack: FaultStack, files: list[tuple[str, bytes]]) -> KpiTables:
+    """The plain reference over the files in upload order (a later row replaces an earlier)."""
+    directory = stack.root / f"expected-{time.monotonic_ns()}"
+    directory.mkdir()
+    paths = []
+    for position, (name, body) in enumerate(files):
+        path = directory / f"{position:03d}-{name}"
+        path.write_bytes(body)
+        paths.append(path)
+    categories, days = reference_kpis(paths)
+    return KpiTables(days=days, categories=categories)
+
+
+def arrival_messages(stack: FaultStack, count: int, timeout: float = 60) -> list[dict[str, Any]]:
+    """Take ``count`` messages off the arrivals queue (with no loader polling it)."""
+    taken: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while len(taken) < count:
+        assert time.monotonic() < deadline, f"{len(taken)} of {count} arrivals came"
+        taken += stack.drain(stack.queue_url("arrivals"))
+        time.sleep(0.2)
+    return taken
 
 
 def seconds_text(value: float) -> str:

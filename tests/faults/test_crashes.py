@@ -34,11 +34,12 @@ KPI = [
     "mid_download",
     "mid_duckdb",
     "between_tables",
+    "before_publish",
     "after_outputs",
     "after_answer",
     "before_delete",
 ]
-TRIGGER = ["after_claim", "after_start"]
+TRIGGER = ["before_claim", "after_claim", "after_start"]
 # Recovery must come well below the states' HeartbeatSeconds (180 s) and TimeoutSeconds.
 RECOVERY_BOUND_SECONDS = 60
 

@@ -8,17 +8,20 @@ FILE# ledger entry to the old batch; and stale commands run in full.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from fault_scenarios import Scenarios, seconds_text
-from reference_kpis import reference_kpis
-from shopflow_bench.reliability.checks import KpiTables, kpi_tables
+from fault_scenarios import (
+    Scenarios,
+    arrival_messages,
+    cancel_first_orders,
+    expected_for,
+    seconds_text,
+)
+from shopflow_bench.reliability.checks import kpi_tables
 from shopflow_bench.reliability.stack import FaultStack, Run, Upload, now_utc
 from shopflow_runtime.faults import FaultPlan, PointRule
 
@@ -65,30 +68,6 @@ def ledger_files(stack: FaultStack) -> dict[str, str]:
         ExpressionAttributeValues={":file": {"S": "FILE#"}},
     )
     return {item["pk"]["S"]: item["batch_id"]["S"] for page in pages for item in page["Items"]}
-
-
-def cancel_first_orders(orders: bytes, count: int) -> bytes:
-    """A correction of orders.csv: its first ``count`` orders cancelled (they count nowhere)."""
-    rows = list(csv.reader(io.StringIO(orders.decode())))
-    status = rows[0].index("status")
-    for row in rows[1 : count + 1]:
-        row[status] = "Cancelled"
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(rows)
-    return out.getvalue().encode()
-
-
-def expected_for(stack: FaultStack, files: list[tuple[str, bytes]]) -> KpiTables:
-    """The plain reference over the files in upload order (a later row replaces an earlier)."""
-    directory = stack.root / f"expected-{time.monotonic_ns()}"
-    directory.mkdir()
-    paths = []
-    for position, (name, body) in enumerate(files):
-        path = directory / f"{position:03d}-{name}"
-        path.write_bytes(body)
-        paths.append(path)
-    categories, days = reference_kpis(paths)
-    return KpiTables(days=days, categories=categories)
 
 
 def wait_until_consumed(stack: FaultStack, timeout: float = 60) -> None:
@@ -215,17 +194,6 @@ def test_the_same_command_delivered_twice_at_once_to_two_workers(scenarios: Scen
             seconds_text(0.0),
             "the second answer is ignored; writes are idempotent",
         )
-
-
-def arrival_messages(stack: FaultStack, count: int, timeout: float = 60) -> list[dict[str, Any]]:
-    """Take ``count`` messages off the arrivals queue (with no loader polling it)."""
-    taken: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while len(taken) < count:
-        assert time.monotonic() < deadline, f"{len(taken)} of {count} arrivals came"
-        taken += stack.drain(stack.queue_url("arrivals"))
-        time.sleep(0.2)
-    return taken
 
 
 def test_an_arrival_delivered_twice_and_out_of_order(

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
+from shopflow_runtime.kpi_versions import AS_WRITTEN, PublishedKpis, read_published, visible
 
 DAY_COLUMNS = DAY_KPI_COLUMNS
 CATEGORY_COLUMNS = CATEGORY_KPI_COLUMNS
@@ -234,14 +235,26 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
     return {name: deserializer.deserialize(value) for name, value in item.items()}
 
 
-def _query_all(dynamodb: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+def published_kpis(dynamodb: Any, ledger_table: str) -> PublishedKpis:
+    """The KPI version a command reads, once: both tables as of the same run."""
+    return read_published(dynamodb, ledger_table)
+
+
+def _query_all(dynamodb: Any, published: PublishedKpis, **kwargs: Any) -> Iterator[dict[str, Any]]:
     for page in dynamodb.get_paginator("query").paginate(**kwargs):
         for item in page["Items"]:
-            yield _plain(item)
+            row = visible(_plain(item), published)
+            if row is not None:
+                yield row
 
 
 def read_day_kpis(
-    dynamodb: Any, table: str, start: date = EARLIEST_DATE, end: date | None = None
+    dynamodb: Any,
+    table: str,
+    start: date = EARLIEST_DATE,
+    end: date | None = None,
+    *,
+    published: PublishedKpis = AS_WRITTEN,
 ) -> list[dict[str, Any]]:
     """Days' totals in [start, end]: one Query per calendar year the range spans."""
     end = end or datetime.now(UTC).date()
@@ -250,6 +263,7 @@ def read_day_kpis(
         rows.extend(
             _query_all(
                 dynamodb,
+                published,
                 TableName=table,
                 KeyConditionExpression="order_year = :year AND order_date BETWEEN :start AND :end",
                 ExpressionAttributeValues={
@@ -269,6 +283,8 @@ def read_category_kpis(
     start: date = EARLIEST_DATE,
     end: date | None = None,
     category: str | None = None,
+    *,
+    published: PublishedKpis = AS_WRITTEN,
 ) -> list[dict[str, Any]]:
     """One category over a range (a Query on its partition), or every category of every day
     in the range (one Query per day on the ``by_order_date`` index)."""
@@ -278,6 +294,7 @@ def read_category_kpis(
         rows.extend(
             _query_all(
                 dynamodb,
+                published,
                 TableName=category_table,
                 KeyConditionExpression=(
                     "category = :category AND order_date BETWEEN :start AND :end"
@@ -290,10 +307,11 @@ def read_category_kpis(
             )
         )
     else:
-        for day in read_day_kpis(dynamodb, day_table, start, end):
+        for day in read_day_kpis(dynamodb, day_table, start, end, published=published):
             rows.extend(
                 _query_all(
                     dynamodb,
+                    published,
                     TableName=category_table,
                     IndexName="by_order_date",
                     KeyConditionExpression="order_date = :day",
@@ -336,13 +354,19 @@ def render(rows: list[dict[str, str]], columns: tuple[str, ...], output_format: 
 
 
 def export_kpis(
-    dynamodb: Any, category_table: str, day_table: str, out_dir: Path
+    dynamodb: Any,
+    category_table: str,
+    day_table: str,
+    out_dir: Path,
+    *,
+    published: PublishedKpis = AS_WRITTEN,
 ) -> tuple[Path, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     categories = as_records(
-        read_category_kpis(dynamodb, category_table, day_table), CATEGORY_COLUMNS
+        read_category_kpis(dynamodb, category_table, day_table, published=published),
+        CATEGORY_COLUMNS,
     )
-    days = as_records(read_day_kpis(dynamodb, day_table), DAY_COLUMNS)
+    days = as_records(read_day_kpis(dynamodb, day_table, published=published), DAY_COLUMNS)
     category_path = out_dir / "category_kpis.csv"
     day_path = out_dir / "order_kpis.csv"
     category_path.write_text(render(categories, CATEGORY_COLUMNS, "csv"))
@@ -371,20 +395,32 @@ def kpi_records(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> lis
 
 
 def day_kpis_between(
-    dynamodb: Any, table: str, start: date, end: date
+    dynamodb: Any,
+    table: str,
+    start: date,
+    end: date,
+    *,
+    published: PublishedKpis = AS_WRITTEN,
 ) -> dict[date, dict[str, Any]]:
     """Typed day KPIs of [start, end] by day."""
     return {
         date.fromisoformat(str(row["order_date"])): kpi_record(row, DAY_COLUMNS)
-        for row in read_day_kpis(dynamodb, table, start, end)
+        for row in read_day_kpis(dynamodb, table, start, end, published=published)
     }
 
 
-def latest_kpi_day(dynamodb: Any, table: str, *, until: date | None = None) -> date | None:
-    """The most recent day that has KPIs (one Query per year, newest year first)."""
+def latest_kpi_day(
+    dynamodb: Any,
+    table: str,
+    *,
+    until: date | None = None,
+    published: PublishedKpis = AS_WRITTEN,
+) -> date | None:
+    """The most recent day that has KPIs (Queries newest first, one year at a time, until
+    a row its readers see: a deleted or not yet published one is passed over)."""
     end = until or datetime.now(UTC).date()
     for year in reversed(_years(EARLIEST_DATE, end)):
-        items = dynamodb.query(
+        pages = dynamodb.get_paginator("query").paginate(
             TableName=table,
             KeyConditionExpression="order_year = :year AND order_date <= :end",
             ExpressionAttributeValues={
@@ -392,17 +428,23 @@ def latest_kpi_day(dynamodb: Any, table: str, *, until: date | None = None) -> d
                 ":end": {"S": end.isoformat()},
             },
             ScanIndexForward=False,
-            Limit=1,
-        )["Items"]
-        if items:
-            return date.fromisoformat(str(_plain(items[0])["order_date"]))
+            PaginationConfig={"PageSize": 10},
+        )
+        for page in pages:
+            for item in page["Items"]:
+                row = visible(_plain(item), published)
+                if row is not None:
+                    return date.fromisoformat(str(row["order_date"]))
     return None
 
 
-def categories_of_day(dynamodb: Any, category_table: str, day: date) -> list[dict[str, Any]]:
+def categories_of_day(
+    dynamodb: Any, category_table: str, day: date, *, published: PublishedKpis = AS_WRITTEN
+) -> list[dict[str, Any]]:
     """Every category's KPIs of one day (a Query on the ``by_order_date`` index)."""
     rows = _query_all(
         dynamodb,
+        published,
         TableName=category_table,
         IndexName="by_order_date",
         KeyConditionExpression="order_date = :day",
@@ -412,17 +454,25 @@ def categories_of_day(dynamodb: Any, category_table: str, day: date) -> list[dic
 
 
 def known_categories(
-    dynamodb: Any, category_table: str, day_table: str, *, days: int = 7
+    dynamodb: Any,
+    category_table: str,
+    day_table: str,
+    *,
+    days: int = 7,
+    published: PublishedKpis = AS_WRITTEN,
 ) -> list[str]:
     """The categories of the last ``days`` days that have KPIs (a few Queries, no scan)."""
     found: set[str] = set()
-    latest = latest_kpi_day(dynamodb, day_table)
+    latest = latest_kpi_day(dynamodb, day_table, published=published)
     if latest is None:
         return []
-    recent = read_day_kpis(dynamodb, day_table, latest - timedelta(days=days * 4), latest)
+    recent = read_day_kpis(
+        dynamodb, day_table, latest - timedelta(days=days * 4), latest, published=published
+    )
     for row in recent[-days:]:
         day = date.fromisoformat(str(row["order_date"]))
         found.update(
-            str(item["category"]) for item in categories_of_day(dynamodb, category_table, day)
+            str(item["category"])
+            for item in categories_of_day(dynamodb, category_table, day, published=published)
         )
     return sorted(found)

@@ -62,9 +62,11 @@ POINTS: Mapping[str, str] = {
     "kpi.mid_download": "curated files being downloaded into the worker's state",
     "kpi.mid_duckdb": "DuckDB computing the KPIs, the state lease held",
     "kpi.between_tables": "day rows written, category rows not yet",
-    "kpi.after_outputs": "both KPI tables written; Step Functions not told",
+    "kpi.before_publish": "both KPI tables written, the new version not yet published",
+    "kpi.after_outputs": "both KPI tables written and published; Step Functions not told",
     "kpi.after_answer": "SendTaskSuccess/Failure accepted; the message not deleted",
     "kpi.before_delete": "about to delete the message (answered, or found stale)",
+    "trigger.before_claim": "arrivals checked, none held by a live run; nothing claimed yet",
     "trigger.after_claim": "arrivals claimed in the ledger; the execution not started",
     "trigger.after_start": "execution started; the arrival messages not deleted",
 }

@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import pytest
 from aws_resources import NamedClients, create_ledger_table
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from kpi_s3_lake import KpiStack
 from shopflow_contracts.messages import (
     KpiCommand,
@@ -26,6 +27,7 @@ from shopflow_kpi.domain import DayKpi
 from shopflow_kpi.ports import CuratedObject, CuratedObjectsMissingError, Stamp
 from shopflow_kpi.settings import KpiSettings
 from shopflow_runtime.aws import failure_record_key
+from shopflow_runtime.kpi_versions import read_published, visible
 
 ORDERS, ITEMS, PRODUCTS = FileKind.ORDERS, FileKind.ORDER_ITEMS, FileKind.PRODUCTS
 
@@ -67,10 +69,21 @@ def item(
     }
 
 
+def as_read(stack: KpiStack, item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An item as a reader following the published KPI version sees it (None: absent)."""
+    if item is None:
+        return None
+    published = read_published(stack.clients["dynamodb"], stack.settings.ledger_table)
+    deserializer, serializer = TypeDeserializer(), TypeSerializer()
+    row = visible({k: deserializer.deserialize(v) for k, v in item.items()}, published)
+    return None if row is None else {k: serializer.serialize(v) for k, v in row.items()}
+
+
 def table_items(stack: KpiStack, table: str) -> list[dict[str, Any]]:
     # Scanning is fine in a test: the tables are this test's own.
     pages = stack.clients["dynamodb"].get_paginator("scan").paginate(TableName=table)
-    return [entry for page in pages for entry in page["Items"]]
+    seen = (as_read(stack, entry) for page in pages for entry in page["Items"])
+    return [entry for entry in seen if entry is not None]
 
 
 def day_row(stack: KpiStack, on: date) -> dict[str, Any] | None:
@@ -79,8 +92,7 @@ def day_row(stack: KpiStack, on: date) -> dict[str, Any] | None:
         Key={"order_year": {"S": str(on.year)}, "order_date": {"S": on.isoformat()}},
         ConsistentRead=True,
     )
-    found: dict[str, Any] | None = response.get("Item")
-    return found
+    return as_read(stack, response.get("Item"))
 
 
 def categories_on(stack: KpiStack, on: date) -> dict[str, dict[str, Any]]:
@@ -97,7 +109,9 @@ def categories_on(stack: KpiStack, on: date) -> dict[str, dict[str, Any]]:
             Key={"category": key["category"], "order_date": key["order_date"]},
             ConsistentRead=True,
         )
-        found[key["category"]["S"]] = full["Item"]
+        seen = as_read(stack, full["Item"])
+        if seen is not None:
+            found[key["category"]["S"]] = seen
     return found
 
 

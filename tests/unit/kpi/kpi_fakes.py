@@ -68,6 +68,16 @@ class FakeKpiRepository:
     def __init__(self) -> None:
         self.days: dict[date, tuple[DayKpi, Stamp]] = {}
         self.categories: dict[tuple[str, date], tuple[CategoryKpi, Stamp]] = {}
+        self.published: list[str] = []
+        self.begun: list[Stamp] = []
+
+    def begin(self, stamp: Stamp) -> None:
+        self.begun.append(stamp)
+
+    def publish(self, stamp: Stamp) -> None:
+        assert stamp in self.begun, "published without begin"
+        self.begun.remove(stamp)
+        self.published.append(stamp.batch_id)
 
     def write_day_rows(self, rows: Sequence[DayKpi], stamp: Stamp) -> int:
         self.days.update({row.order_date: (row, stamp) for row in rows})

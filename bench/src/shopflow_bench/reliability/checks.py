@@ -20,6 +20,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from shopflow_cli import operations
 from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
+from shopflow_runtime.kpi_versions import PublishedKpis, read_published, visible_rows
 
 from shopflow_bench.reliability.stack import LANDING, FaultStack, Run, Upload
 
@@ -61,26 +62,40 @@ class KpiTables:
         return len(self.days) + len(self.categories)
 
 
-def kpi_tables(stack: FaultStack) -> KpiTables:
-    """Both tables scanned in full (the readers' Query paths are the API's and CLI's business;
-    a scan also finds rows those paths would miss, such as a category row without a day)."""
+def kpi_tables(stack: FaultStack, published: PublishedKpis | None = None) -> KpiTables:
+    """Both tables scanned in full, as their readers see them: at the published version
+    (``published``, else the ledger's pointer now). The readers' Query paths are the API's
+    and CLI's business; a scan also finds rows those paths would miss, such as a category
+    row without a day."""
     outputs = stack.outputs
+    if published is None:
+        published = read_published(stack.dynamodb, outputs.ledger_table)
     return KpiTables(
-        days=_scan(stack, outputs.daily_kpis_table, DAY_KPI_COLUMNS, ("order_date",)),
+        days=_scan(stack, outputs.daily_kpis_table, DAY_KPI_COLUMNS, ("order_date",), published),
         categories=_scan(
-            stack, outputs.category_kpis_table, CATEGORY_KPI_COLUMNS, ("category", "order_date")
+            stack,
+            outputs.category_kpis_table,
+            CATEGORY_KPI_COLUMNS,
+            ("category", "order_date"),
+            published,
         ),
     )
 
 
-def _scan(stack: FaultStack, table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> KpiRows:
+def _scan(
+    stack: FaultStack,
+    table: str,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    published: PublishedKpis,
+) -> KpiRows:
     deserializer = TypeDeserializer()
     items = [
         {name: deserializer.deserialize(value) for name, value in item.items()}
         for page in stack.dynamodb.get_paginator("scan").paginate(TableName=table)
         for item in page["Items"]
     ]
-    records = operations.as_records(items, columns)
+    records = operations.as_records(visible_rows(items, published), columns)
     return sorted(records, key=lambda row: tuple(row[k] for k in key))
 
 

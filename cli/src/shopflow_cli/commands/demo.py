@@ -83,9 +83,12 @@ def command(
         failed = show_runs(runs, listed)
         show_accounting(runs, listed)
         dynamodb = target.client("dynamodb")
+        published = operations.published_kpis(dynamodb, target.outputs.ledger_table)
         output.emit(
             operations.kpi_records(
-                operations.read_day_kpis(dynamodb, target.outputs.daily_kpis_table),
+                operations.read_day_kpis(
+                    dynamodb, target.outputs.daily_kpis_table, published=published
+                ),
                 operations.DAY_COLUMNS,
             ),
             DAY_TABLE,
@@ -96,7 +99,10 @@ def command(
         output.emit(
             operations.kpi_records(
                 operations.read_category_kpis(
-                    dynamodb, target.outputs.category_kpis_table, target.outputs.daily_kpis_table
+                    dynamodb,
+                    target.outputs.category_kpis_table,
+                    target.outputs.daily_kpis_table,
+                    published=published,
                 ),
                 operations.CATEGORY_COLUMNS,
             ),
@@ -110,6 +116,7 @@ def command(
                 target.outputs.category_kpis_table,
                 target.outputs.daily_kpis_table,
                 export,
+                published=published,
             )
             output.line(f"exported {category_path} and {day_path}")
     return 1 if failed else 0

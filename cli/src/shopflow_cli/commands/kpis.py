@@ -77,9 +77,11 @@ def days(
     """
     start, end = _checked_range(date_from, date_to)
     resolved = target.resolve()
+    dynamodb = resolved.client("dynamodb")
+    published = operations.published_kpis(dynamodb, resolved.outputs.ledger_table)
     rows = operations.kpi_records(
         operations.read_day_kpis(
-            resolved.client("dynamodb"), resolved.outputs.daily_kpis_table, start, end
+            dynamodb, resolved.outputs.daily_kpis_table, start, end, published=published
         ),
         operations.DAY_COLUMNS,
     )
@@ -111,17 +113,24 @@ def categories(
     resolved = target.resolve()
     dynamodb = resolved.client("dynamodb")
     tables = resolved.outputs
+    published = operations.published_kpis(dynamodb, tables.ledger_table)
 
     def read(name: str | None) -> list[dict[str, Any]]:
         found = operations.read_category_kpis(
-            dynamodb, tables.category_kpis_table, tables.daily_kpis_table, start, end, name
+            dynamodb,
+            tables.category_kpis_table,
+            tables.daily_kpis_table,
+            start,
+            end,
+            name,
+            published=published,
         )
         return operations.kpi_records(found, operations.CATEGORY_COLUMNS)
 
     rows = read(category)
     if category is not None and not rows:
         known = operations.known_categories(
-            dynamodb, tables.category_kpis_table, tables.daily_kpis_table
+            dynamodb, tables.category_kpis_table, tables.daily_kpis_table, published=published
         )
         same_but_case = [name for name in known if name.casefold() == category.casefold()]
         if same_but_case and same_but_case[0] != category:
@@ -174,20 +183,27 @@ def summary(target: TargetRef, day: date | None, top: int, output_format: str) -
     resolved = target.resolve()
     dynamodb = resolved.client("dynamodb")
     tables = resolved.outputs
-    chosen = day or operations.latest_kpi_day(dynamodb, tables.daily_kpis_table)
+    published = operations.published_kpis(dynamodb, tables.ledger_table)
+    chosen = day or operations.latest_kpi_day(
+        dynamodb, tables.daily_kpis_table, published=published
+    )
     if chosen is None:
         raise UserError("there are no KPIs yet: upload some files first ('shopflow upload DIR')")
     days = operations.day_kpis_between(
-        dynamodb, tables.daily_kpis_table, chosen - timedelta(days=7), chosen
+        dynamodb, tables.daily_kpis_table, chosen - timedelta(days=7), chosen, published=published
     )
     if chosen not in days:
-        latest = operations.latest_kpi_day(dynamodb, tables.daily_kpis_table, until=chosen)
+        latest = operations.latest_kpi_day(
+            dynamodb, tables.daily_kpis_table, until=chosen, published=published
+        )
         hint = f"; the latest day before it with KPIs is {latest}" if latest else ""
         raise UserError(f"no KPIs for {chosen}{hint}")
     figures = day_summary(
         chosen,
         days,
-        operations.categories_of_day(dynamodb, tables.category_kpis_table, chosen),
+        operations.categories_of_day(
+            dynamodb, tables.category_kpis_table, chosen, published=published
+        ),
         top=top,
     )
     if output_format == "json":

@@ -25,7 +25,10 @@ def build_handler(settings: KpiSettings, clients: ClientSource) -> KpiHandler:
     return KpiHandler(
         store=S3CuratedStore(clients.client("s3"), settings.data_bucket),
         repository=DynamoKpiRepository(
-            clients.client("dynamodb"), settings.daily_kpis_table, settings.category_kpis_table
+            clients.client("dynamodb"),
+            settings.daily_kpis_table,
+            settings.category_kpis_table,
+            ledger_table=settings.ledger_table,
         ),
         engine=DuckDbEngine(
             memory_limit=settings.duckdb_memory_limit, threads=settings.duckdb_threads

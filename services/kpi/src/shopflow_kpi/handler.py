@@ -169,10 +169,14 @@ class KpiHandler:
                 stamp = Stamp(batch_id=batch_id, computed_at=self._clock())
                 if self._commits is not None:
                     self._commits.writing(batch_id, dates)
+                self._repository.begin(stamp)
                 day_rows = self._repository.write_day_rows(days, stamp)
                 fault_point("kpi.between_tables", run_id=batch_id)
                 category_rows = self._repository.write_category_rows(categories, stamp)
                 self._delete_absent(dates, days, categories)
+                fault_point("kpi.before_publish", run_id=batch_id)
+                # Both tables written: readers now see the new rows of both at once.
+                self._repository.publish(stamp)
                 state.clear_dirty(dates)
                 report_key = self._report_pending(pending)
                 if self._commits is not None:

@@ -56,7 +56,15 @@ class Stamp:
 
 
 class KpiRepository(Protocol):
-    """Where KPI rows are kept: one row per day, one per category and day."""
+    """Where KPI rows are kept: one row per day, one per category and day.
+
+    A run's writes go between ``begin`` and ``publish``: readers see none of them before
+    ``publish`` and all of them after (both tables change together for them).
+    """
+
+    def begin(self, stamp: Stamp) -> None: ...
+
+    def publish(self, stamp: Stamp) -> None: ...
 
     def write_day_rows(self, rows: Sequence[DayKpi], stamp: Stamp) -> int: ...
 

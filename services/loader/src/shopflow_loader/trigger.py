@@ -109,6 +109,7 @@ class ArrivalTrigger:
 
         objects = in_arrival_order(_unique_events(fresh))
         batch_id = batch_id_for(objects)
+        fault_point("trigger.before_claim", run_id=batch_id)
         if not self._claim_all(batch_id, objects):
             # Another trigger holds one of these claims: decide the messages again shortly,
             # once that trigger's run has started (they are then held) or its claim is stale.

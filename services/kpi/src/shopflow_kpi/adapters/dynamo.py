@@ -9,16 +9,21 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from shopflow_runtime import kpi_versions
+from shopflow_runtime.kpi_versions import KpiVersion
 
 from shopflow_kpi.domain import CategoryKpi, DayKpi
 from shopflow_kpi.ports import Stamp
 
 log = logging.getLogger("shopflow.kpi")
 
-# BatchWriteItem takes at most 25 put/delete requests per call.
+# BatchWriteItem takes at most 25 put/delete requests per call, BatchGetItem 100 keys.
 BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
 CATEGORY_DATE_INDEX = "by_order_date"
+DAY_KEY = ("order_year", "order_date")
+CATEGORY_KEY = ("category", "order_date")
 
 
 class UnprocessedWritesError(Exception):
@@ -31,6 +36,10 @@ class DynamoKpiRepository:
 
     KPI attributes are stored under their own names as DynamoDB numbers, written from
     ``Decimal`` (the serializer refuses floats), plus ``computed_at`` and ``batch_id``.
+
+    With a ledger table, writes are versioned (``shopflow_runtime.kpi_versions``): ``begin``
+    takes a version, every row written or deleted keeps what readers of the published
+    version see of it, and ``publish`` shows both tables' new rows at once.
     """
 
     def __init__(
@@ -39,6 +48,7 @@ class DynamoKpiRepository:
         daily_table: str,
         category_table: str,
         *,
+        ledger_table: str | None = None,
         max_attempts: int = 8,
         base_delay_seconds: float = 0.05,
         max_delay_seconds: float = 5.0,
@@ -47,21 +57,49 @@ class DynamoKpiRepository:
         self._dynamodb = dynamodb_client
         self._daily_table = daily_table
         self._category_table = category_table
+        self._ledger_table = ledger_table
         self._max_attempts = max_attempts
         self._base_delay = base_delay_seconds
         self._max_delay = max_delay_seconds
         self._sleep = sleep
         self._serializer = TypeSerializer()
+        self._deserializer = TypeDeserializer()
+        self._version: KpiVersion | None = None
+
+    def begin(self, stamp: Stamp) -> None:
+        if self._ledger_table is not None:
+            self._version = kpi_versions.begin(self._dynamodb, self._ledger_table)
+
+    def publish(self, stamp: Stamp) -> None:
+        if self._ledger_table is not None and self._version is not None:
+            kpi_versions.publish(self._dynamodb, self._ledger_table, self._version, stamp.batch_id)
+            self._version = None
 
     def write_day_rows(self, rows: Sequence[DayKpi], stamp: Stamp) -> int:
-        requests = [{"PutRequest": {"Item": self._item(day_item(row, stamp))}} for row in rows]
-        self._batch_write(self._daily_table, requests)
-        return len(requests)
+        items = self._staged(self._daily_table, [day_item(row, stamp) for row in rows])
+        self._batch_write(self._daily_table, [{"PutRequest": {"Item": i}} for i in items])
+        return len(items)
 
     def write_category_rows(self, rows: Sequence[CategoryKpi], stamp: Stamp) -> int:
-        requests = [{"PutRequest": {"Item": self._item(category_item(row, stamp))}} for row in rows]
-        self._batch_write(self._category_table, requests)
-        return len(requests)
+        items = self._staged(self._category_table, [category_item(row, stamp) for row in rows])
+        self._batch_write(self._category_table, [{"PutRequest": {"Item": i}} for i in items])
+        return len(items)
+
+    def _staged(self, table: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items to put: as they are, or versioned over what the table holds now."""
+        if self._version is None:
+            return [self._item(row) for row in rows]
+        keys = [{name: row[name] for name in self._key_names(table)} for row in rows]
+        current = self._current(table, keys)
+        version = self._version
+        return [
+            self._item(
+                kpi_versions.staged_row(
+                    row, current.get(_key_id(key)), version.number, version.published
+                )
+            )
+            for row, key in zip(rows, keys, strict=True)
+        ]
 
     def categories_on(self, order_date: date) -> set[str]:
         paginator = self._dynamodb.get_paginator("query")
@@ -76,14 +114,49 @@ class DynamoKpiRepository:
         return {entry["category"]["S"] for page in pages for entry in page.get("Items", [])}
 
     def delete_rows(self, days: Sequence[date], categories: Sequence[tuple[str, date]]) -> None:
-        self._batch_write(
-            self._daily_table,
-            [{"DeleteRequest": {"Key": self._item(day_key(d))}} for d in days],
-        )
-        self._batch_write(
-            self._category_table,
-            [{"DeleteRequest": {"Key": self._item(category_key(c, d))}} for c, d in categories],
-        )
+        for table, keys in (
+            (self._daily_table, [day_key(d) for d in days]),
+            (self._category_table, [category_key(c, d) for c, d in categories]),
+        ):
+            self._batch_write(table, self._deletions(table, keys))
+
+    def _deletions(self, table: str, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self._version is None:
+            return [{"DeleteRequest": {"Key": self._item(key)}} for key in keys]
+        # Versioned: a tombstone, so readers of the published version still see the row.
+        current = self._current(table, keys)
+        version = self._version
+        stones = [
+            kpi_versions.tombstone(
+                key, current.get(_key_id(key)), version.number, version.published
+            )
+            for key in keys
+        ]
+        return [{"PutRequest": {"Item": self._item(stone)}} for stone in stones if stone]
+
+    def _key_names(self, table: str) -> tuple[str, str]:
+        return DAY_KEY if table == self._daily_table else CATEGORY_KEY
+
+    def _current(self, table: str, keys: list[dict[str, Any]]) -> dict[tuple[str, ...], Any]:
+        """The items the table holds now under ``keys`` (absent keys left out)."""
+        found: dict[tuple[str, ...], Any] = {}
+        for chunk in _chunks(keys, BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                table: {"Keys": [self._item(key) for key in chunk], "ConsistentRead": True}
+            }
+            attempt = 1
+            while request:
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(table, []):
+                    item = {name: self._deserializer.deserialize(v) for name, v in raw.items()}
+                    found[_key_id(item, self._key_names(table))] = item
+                request = {t: r for t, r in (response.get("UnprocessedKeys") or {}).items() if r}
+                if request:
+                    if attempt >= self._max_attempts:
+                        raise UnprocessedWritesError(f"reads of {table} still unprocessed")
+                    self._sleep(min(self._max_delay, self._base_delay * 2 ** (attempt - 1)))
+                    attempt += 1
+        return found
 
     def days_with_rows(self, first: date, last: date) -> list[date]:
         # The daily table is partitioned by year: one Query per year of the range.
@@ -131,6 +204,13 @@ class DynamoKpiRepository:
                 log.info("retrying unprocessed writes", extra={"table": table, "unprocessed": left})
                 self._sleep(random.uniform(delay / 2, delay))  # noqa: S311 (jitter, not crypto)
                 attempt += 1
+
+
+def _key_id(item: dict[str, Any], names: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """A hashable key of an item: its key attributes' values, in key order."""
+    if names is None:
+        names = DAY_KEY if "order_year" in item else CATEGORY_KEY
+    return tuple(str(item[name]) for name in names)
 
 
 def _chunks(requests: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -155,8 +155,9 @@ def test_a_kpi_lease_holder_killed_mid_run_holds_nobody_up_for_long_and_no_stale
         "KPI state lease holder SIGKILLed mid-run, a second run waiting for the lease",
         "1 kill at `kpi.mid_duckdb` (lease held)",
         seconds_text(recovery),
-        f"the dead holder's lease expires after {stack.lease_seconds} s (harness setting); "
-        "the correction's KPIs win",
+        "the redelivered command takes its own lease back (owner: run and command), the other "
+        f"run waits; a lease of a command never redelivered expires after {stack.lease_seconds} s"
+        " (harness)",
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 import pytest
+from aws_resources import create_ledger_table
 from shopflow_cli import main as cli
 from shopflow_cli.deploy import StackOutputs
 from shopflow_cli.localstack import StackState
@@ -75,11 +76,13 @@ def _create_kpi_tables(dynamodb: Any, daily: str, category: str) -> None:
 def state_file(
     tmp_path: Path, moto_endpoint: str, aws_client: Callable[[str], Any], unique_name: Any
 ) -> Path:
-    """A state file whose bucket and KPI tables exist, holding three days of KPIs."""
+    """A state file whose bucket, KPI tables and ledger (the published KPI version readers
+    follow: none, the rows here carry no version) exist, holding three days of KPIs."""
     bucket, daily, category = unique_name("data"), unique_name("days"), unique_name("cats")
     aws_client("s3").create_bucket(Bucket=bucket)
     dynamodb = aws_client("dynamodb")
     _create_kpi_tables(dynamodb, daily, category)
+    ledger = create_ledger_table(dynamodb, unique_name("ledger"))
     for day, orders, revenue, rate in DAYS:
         dynamodb.put_item(
             TableName=daily,
@@ -100,7 +103,12 @@ def state_file(
             },
         )  # fmt: skip
     outputs = {name: f"unused-{name}" for name in StackOutputs.model_fields}
-    outputs.update(data_bucket=bucket, daily_kpis_table=daily, category_kpis_table=category)
+    outputs.update(
+        data_bucket=bucket,
+        daily_kpis_table=daily,
+        category_kpis_table=category,
+        ledger_table=ledger,
+    )
     path = tmp_path / "stack.json"
     StackState(moto_endpoint, "test", outputs, {}).save(path)
     return path

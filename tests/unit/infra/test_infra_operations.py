@@ -267,7 +267,14 @@ def test_cloudwatch_can_publish_to_the_encrypted_topic(resources: dict[str, Any]
 LEDGER_PREFIXES = {
     "LoaderTaskRole": {"ARRIVAL#*", "OBJECT#*", "CONTENT#*", "FILE#*", "FAILURE#*"},
     "ValidatorTaskRole": {"FAILURE#*"},
-    "KpiTaskRole": {"FAILURE#*", "LEASE#*"},
+    "KpiTaskRole": {"FAILURE#*", "LEASE#*", "PUBLISHED#*"},
+}
+# What a role may delete: the KPI lease it held, the arrival claims a trigger gives back
+# when it lost a race for them (both conditional on holding them).
+DELETABLE = {
+    "LoaderTaskRole": [["ARRIVAL#*", "CONTENT#*"]],
+    "ValidatorTaskRole": [],
+    "KpiTaskRole": [["LEASE#*"]],
 }
 
 
@@ -285,8 +292,9 @@ def test_every_ledger_grant_is_limited_to_the_keys_the_service_owns(
     for statement in ledger:
         leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
         prefixes |= set(leading)
-        # Nothing deletes claims or ledger entries, and no role can touch another's keys
-        assert "dynamodb:DeleteItem" not in statement["Action"] or leading == ["LEASE#*"]
+        # Nothing deletes ledger entries but a held lease or a claim given back, and no role
+        # can touch another's keys
+        assert "dynamodb:DeleteItem" not in statement["Action"] or leading in DELETABLE[role]
     assert prefixes == LEDGER_PREFIXES[role]
 
 
@@ -294,7 +302,11 @@ def test_the_kpi_role_has_only_the_table_actions_the_repository_uses(
     resources: dict[str, Any],
 ) -> None:
     (tables,) = [s for s in _statements(resources["KpiTaskRole"]) if s["Sid"] == "KpiTables"]
-    assert sorted(tables["Action"]) == ["dynamodb:BatchWriteItem", "dynamodb:Query"]
+    assert sorted(tables["Action"]) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Query",
+    ]
 
 
 def test_every_role_trusts_its_service_for_this_account_only(resources: dict[str, Any]) -> None:

@@ -989,6 +989,10 @@ def save(config: Config, results: dict[str, Any], arguments: Sequence[str] = ())
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--soak"]:
+        from shopflow_bench.reliability import soak
+
+        return soak.main(arguments[1:])
     config, sections, keep = parse_args(arguments)
     config.work_dir.mkdir(parents=True, exist_ok=True)
     bench = Bench(

@@ -22,7 +22,9 @@ from shopflow_cli import operations
 from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 from shopflow_runtime.kpi_versions import PublishedKpis, read_published, visible_rows
 
-from shopflow_bench.reliability.stack import LANDING, FaultStack, Run, Upload
+from shopflow_bench.reliability.stack import LANDING, FaultStack, Fired, Run, Upload
+
+STATE_OF_STAGE = {"load": "LoadData", "validate": "ValidateData", "kpi": "ComputeKpis"}
 
 KpiRows = list[dict[str, str]]
 
@@ -206,3 +208,43 @@ def nothing_in_flight(stack: FaultStack) -> list[str]:
 
 def failed_runs(runs: Iterable[Run]) -> list[str]:
     return [f"{run.name}: {run.status}" for run in runs if run.status != "SUCCEEDED"]
+
+
+def recovery_seconds(stack: FaultStack, runs: Sequence[Run], fired: Fired) -> float:
+    """How long the pipeline took to get past what the fault interrupted.
+
+    A worker's fault: from the firing to the moment its stage's state was left (the work
+    done again, by the restarted worker or another one); zero when the state had been left
+    already (the answer was out: only a stale copy of the command came back). A trigger's
+    fault: from the firing to the start of the run holding its arrivals.
+    """
+    where = fired.point.split(".", 1)[0]
+    if where == "trigger":
+        # The run of the batch it had claimed (the same arrivals form the same batch again),
+        # else the last run to start (its arrivals batched otherwise after their return).
+        named = [run for run in runs if run.name == fired.context.get("run_id")]
+        held = named or list(runs)[-1:]
+        return max(0.0, held[0].started.timestamp() - fired.time) if held else float("nan")
+    state = STATE_OF_STAGE[where]
+    run = _run_of(runs, fired)
+    if run is None:
+        return float("nan")
+    exits: list[float] = [
+        event["timestamp"].timestamp()
+        for event in stack.history(run)
+        if event["type"] == "TaskStateExited"
+        and event.get("stateExitedEventDetails", {}).get("name") == state
+    ]
+    after = [moment for moment in exits if moment >= fired.time]
+    if not after:
+        return 0.0 if exits else float("nan")
+    return after[0] - fired.time
+
+
+def _run_of(runs: Sequence[Run], fired: Fired) -> Run | None:
+    named = fired.context.get("run_id")
+    for run in runs:
+        if run.name == named:
+            return run
+    started_before = [run for run in runs if run.started.timestamp() <= fired.time + 1]
+    return started_before[-1] if started_before else (runs[0] if runs else None)

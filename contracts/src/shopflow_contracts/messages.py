@@ -60,7 +60,9 @@ class LandedObject(Contract):
         """Identity of this upload event: the same on re-delivery, different for any new upload.
 
         The event id alone would do on AWS; the emulator gives every S3 event the same id, so
-        the id is combined with what the event says about the object and its time.
+        the id is combined with what the event says about the object and its time, and with
+        the version the upload created (the same bytes uploaded twice to one key within a
+        second differ only by it: the soak found the second taken for a redelivery).
         """
         import hashlib
 
@@ -72,6 +74,7 @@ class LandedObject(Contract):
                 self.etag,
                 self.sequencer,
                 self.event_time.isoformat(),
+                *(() if self.version_id is None else (self.version_id,)),
             )
         )
         return hashlib.sha256(identity.encode()).hexdigest()[:32]

@@ -320,3 +320,15 @@ def test_an_unstarted_claim_stands_a_while_then_counts_as_abandoned(
     assert at_once.started == []
     assert later.started == [batch_id_for([orders, items])]
     assert ledger.entries[f"ARRIVAL#{orders.arrival_id}"].batch_id == later.started[0]
+
+
+def test_the_same_bytes_uploaded_twice_to_a_key_within_a_second_are_two_arrivals() -> None:
+    # Given two uploads of the same bytes to one key whose events agree in everything the
+    # emulator varies (id, time, sequencer) but the version each upload created
+    first = landed("landing/a.csv", ORDERS_CSV, event_id="same", seconds=1)
+    second = first.model_copy(update={"version_id": "v2"})
+    first = first.model_copy(update={"version_id": "v1"})
+    # Then they are two arrivals (the second is not taken for a redelivery of the first),
+    # while a redelivery of either is the same arrival
+    assert first.arrival_id != second.arrival_id
+    assert first.model_copy().arrival_id == first.arrival_id

@@ -8,8 +8,6 @@ runs staged the same files.
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 import time
 from collections import Counter
@@ -22,23 +20,9 @@ from fault_scenarios import (
     expected_for,
     seconds_text,
 )
+from shopflow_bench.reliability.soak import shards
 from shopflow_bench.reliability.stack import FaultStack, Upload
 from shopflow_runtime.faults import FaultPlan, PointRule
-
-
-def shards(name: str, body: bytes, count: int) -> list[tuple[str, bytes]]:
-    """``body`` cut into ``count`` files of whole rows, each with the header, named as
-    BigQuery names its shards (``orders-000000000003.csv``)."""
-    header, *rows = list(csv.reader(io.StringIO(body.decode())))
-    stem = name.removesuffix(".csv")
-    pieces = []
-    for index in range(count):
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows[index::count])
-        pieces.append((f"{stem}-{index:012d}.csv", out.getvalue().encode()))
-    return pieces
 
 
 def test_two_triggers_with_a_burst_of_uploads_delivered_twice_put_each_file_in_one_run(

@@ -10,12 +10,14 @@ from typing import Any
 from uuid import uuid4
 
 from aws_resources import NamedClients
+from boto3.dynamodb.types import TypeDeserializer
 from kpi_s3_lake import KpiStack
 from shopflow_contracts.messages import KpiCommand, KpiOutcome, KpiRequest
 from shopflow_contracts.rows import FileKind
 from shopflow_contracts.storage import UncommittedBatch, uncommitted_key
 from shopflow_kpi.adapters.commits import S3BatchCommits
 from shopflow_kpi.bootstrap import build_handler
+from shopflow_runtime.kpi_versions import read_published, visible
 
 ORDERS, ITEMS, PRODUCTS = FileKind.ORDERS, FileKind.ORDER_ITEMS, FileKind.PRODUCTS
 MAR1, MAR2 = date(2024, 3, 1), date(2024, 3, 2)
@@ -65,7 +67,12 @@ def day_orders(stack: KpiStack, on: date) -> Decimal | None:
         )
         .get("Item")
     )
-    return None if found is None else Decimal(found["total_orders"]["N"])
+    if found is None:
+        return None
+    # As readers see it: at the published KPI version (a deleted row is a tombstone).
+    published = read_published(stack.clients["dynamodb"], stack.settings.ledger_table)
+    row = visible({k: TypeDeserializer().deserialize(v) for k, v in found.items()}, published)
+    return None if row is None else Decimal(row["total_orders"])
 
 
 def order(order_id: int, created_at: str) -> dict[str, Any]:

@@ -118,13 +118,28 @@ def test_loading_the_same_command_twice_is_idempotent(
     assert first.payload == second.payload
 
 
-def test_a_file_that_cannot_be_recognised_fails_the_batch_naming_it_and_stages_nothing(
-    handler: LoadHandler, store: FakeObjectStore, ledger: FakeLedger
+def test_a_file_that_cannot_be_recognised_is_skipped_and_costs_its_batch_mates_nothing(
+    handler: LoadHandler, store: FakeObjectStore
 ) -> None:
+    # Given a good file and one that is no shop export in one batch (issue 14's soak: one
+    # junk file failed 28 good files batched with it)
     good = upload(store, "landing/orders.csv", ORDERS_CSV, "e1")
     bad = upload(store, "landing/notes.csv", b"foo,bar\n1,2\n", "e2", seconds=1)
+    # When the batch is loaded
+    outcome = handler.handle(command("b1", good, bad)).payload
+    # Then the good file is staged and the other skipped, with its reason
+    assert [file.source_key for file in outcome.staged] == ["landing/orders.csv"]
+    (skipped,) = outcome.skipped
+    assert (skipped.source_key, skipped.reason) == ("landing/notes.csv", "unrecognised_header")
+    assert "header 'foo,bar'" in skipped.detail
+
+
+def test_a_batch_of_nothing_but_unrecognised_files_fails_naming_them_and_stages_nothing(
+    handler: LoadHandler, store: FakeObjectStore, ledger: FakeLedger
+) -> None:
+    bad = upload(store, "landing/notes.csv", b"foo,bar\n1,2\n", "e2", seconds=1)
     with pytest.raises(TaskError) as failure:
-        handler.handle(command("b1", good, bad))
+        handler.handle(command("b1", bad))
     assert failure.value.error is TaskErrorName.UNRECOGNISED_FILE
     assert failure.value.files == ["landing/notes.csv"]
     assert "landing/notes.csv: header 'foo,bar'" in failure.value.reason

@@ -8,6 +8,7 @@ twice stages the same keys and records the same ledger entries.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ from shopflow_loader.domain.batching import claim_is_live, in_arrival_order, ing
 from shopflow_loader.domain.files import HEADER_PROBE_BYTES, recognise_file, staged_key
 from shopflow_loader.ports import Executions, Ledger, ObjectStore
 
+log = logging.getLogger("shopflow.loader")
+
 
 def file_key(sha256: str) -> str:
     return f"FILE#{sha256}"
@@ -44,12 +47,13 @@ class LoadHandler:
     def handle(self, command: LoadCommand) -> LoadResult:
         batch_id = command.payload.batch_id
         objects = in_arrival_order(command.payload.objects)
-        kinds = self._recognise_all(objects)
+        kinds, skipped = self._recognise_all(objects)
 
         staged: list[StagedFile] = []
-        skipped: list[SkippedFile] = []
         first_key_of_content: dict[str, str] = {}
         for position, landed in enumerate(objects):
+            if landed.arrival_id not in kinds:
+                continue
             sha256 = self.store.sha256_of(landed.bucket, landed.key, landed.version_id)
             holder = self._file_holder(sha256, batch_id, landed.key)
             earlier_in_batch = first_key_of_content.get(sha256)
@@ -97,13 +101,18 @@ class LoadHandler:
             payload=LoadOutcome(batch_id=batch_id, staged=staged, skipped=skipped),
         )
 
-    def _recognise_all(self, objects: list[LandedObject]) -> dict[str, FileKind]:
+    def _recognise_all(
+        self, objects: list[LandedObject]
+    ) -> tuple[dict[str, FileKind], list[SkippedFile]]:
+        """The kind of each file; a file that is no shop export is skipped with its reason
+        when others of the batch are (so one junk file costs its batch-mates nothing: the
+        soak found 28 good files failed with one), and fails the batch when none is."""
         kinds: dict[str, FileKind] = {}
-        problems: list[tuple[str, str]] = []
+        problems: list[tuple[LandedObject, str, bool]] = []
         for landed in objects:
             size = self.store.size_of(landed.bucket, landed.key, landed.version_id)
             if size is None:
-                problems.append((landed.key, "the uploaded object no longer exists"))
+                problems.append((landed, "the uploaded object no longer exists", False))
                 continue
             prefix = (
                 b""
@@ -114,17 +123,31 @@ class LoadHandler:
             )
             recognition = recognise_file(prefix, total_size=size)
             if recognition.kind is None:
-                problems.append((landed.key, recognition.problem or "unrecognised file"))
+                problems.append((landed, recognition.problem or "unrecognised file", size == 0))
             else:
                 kinds[landed.arrival_id] = recognition.kind
-        if problems:
-            reason = "; ".join(f"{key}: {problem}" for key, problem in problems)
+        vanished = [problem for problem in problems if problem[1].startswith("the uploaded")]
+        if problems and (not kinds or vanished):
+            reason = "; ".join(f"{landed.key}: {problem}" for landed, problem, _ in problems)
             raise TaskError(
                 TaskErrorName.UNRECOGNISED_FILE,
                 f"cannot load {len(problems)} file(s): {reason}",
-                files=[key for key, _ in problems],
+                files=[landed.key for landed, _, _ in problems],
             )
-        return kinds
+        skipped = [
+            SkippedFile(
+                source_bucket=landed.bucket,
+                source_key=landed.key,
+                reason="empty_file" if empty else "unrecognised_header",
+                detail=problem,
+            )
+            for landed, problem, empty in problems
+        ]
+        for entry in skipped:
+            log.warning(
+                "%s skipped: %s", entry.source_key, entry.detail, extra={"reason": entry.reason}
+            )
+        return kinds, skipped
 
     def _file_holder(self, sha256: str, batch_id: str, key: str) -> str | None:
         """The other live batch that already loaded this exact content, if any.

@@ -36,6 +36,10 @@ setup-compiled: uv
 	@$(UV) sync --all-packages --frozen --quiet --compile-bytecode
 	@# The terminal test (tests/e2e/test_cli_terminal_e2e.py) drives shopflow in tmux.
 	@command -v tmux >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq tmux; } >/dev/null
+	@# The dashboard's browser tests (tests/e2e/test_dashboard_browser_e2e.py) drive Debian's
+	@# chromium through Playwright (the system browser: Playwright downloads none).
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium; } >/dev/null
 
 demo: setup
 	@$(RUN) shopflow demo

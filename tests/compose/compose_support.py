@@ -11,6 +11,8 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKERS = ("loader", "validator", "kpi")
+# Every long-running service of compose.yaml: the workers and the API.
+SERVICES = (*WORKERS, "api")
 
 
 def free_port() -> int:
@@ -24,6 +26,7 @@ class ComposeStack:
     project: str
     endpoint_url: str
     environment: dict[str, str]
+    api_url: str = ""
 
     def compose(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

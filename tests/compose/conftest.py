@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from compose_support import REPO_ROOT, WORKERS, ComposeStack, free_port
+from compose_support import REPO_ROOT, SERVICES, ComposeStack, free_port
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -46,16 +46,21 @@ def built_images() -> dict[str, str]:
     )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     print(f"compose: images built in {time.monotonic() - started:.0f}s")
-    return {name: f"shopflow-{name}:local" for name in (*WORKERS, "cli")}
+    return {name: f"shopflow-{name}:local" for name in (*SERVICES, "cli")}
 
 
 @pytest.fixture(scope="session")
 def compose_stack(built_images: dict[str, str]) -> Iterator[ComposeStack]:
-    port = free_port()
+    port, api_port = free_port(), free_port()
     stack = ComposeStack(
         project=f"shopflow-ci-{os.getpid()}",
         endpoint_url=f"http://127.0.0.1:{port}",
-        environment={**os.environ, "SHOPFLOW_MOTO_PORT": str(port)},
+        environment={
+            **os.environ,
+            "SHOPFLOW_MOTO_PORT": str(port),
+            "SHOPFLOW_API_PORT": str(api_port),
+        },
+        api_url=f"http://127.0.0.1:{api_port}",
     )
     try:
         started = time.monotonic()
@@ -65,7 +70,7 @@ def compose_stack(built_images: dict[str, str]) -> Iterator[ComposeStack]:
         while True:
             states = stack.states()
             init_done = states.get("init", {}).get("State") == "exited"
-            healthy = all(states.get(w, {}).get("Health") == "healthy" for w in WORKERS)
+            healthy = all(states.get(w, {}).get("Health") == "healthy" for w in SERVICES)
             if init_done and healthy:
                 break
             crashed = [name for name, row in states.items() if row.get("ExitCode") not in (0, None)]

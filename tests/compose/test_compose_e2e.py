@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from compose_support import ComposeStack, docker
 from reference_kpis import reference_kpis
@@ -53,7 +55,7 @@ def _on_fresh_volume(image: str, mount: str, *command: str) -> tuple[int, str]:
         docker("volume", "rm", "--force", volume)
 
 
-@pytest.mark.parametrize("worker", ["loader", "validator", "kpi"])
+@pytest.mark.parametrize("worker", ["loader", "validator", "kpi", "api"])
 def test_the_worker_user_can_write_its_scratch_volume_as_fargate_mounts_it(
     built_images: dict[str, str], worker: str
 ) -> None:
@@ -141,3 +143,18 @@ def test_the_bundled_sample_through_compose_gives_the_process_stacks_kpis(
     assert compose_days == operations.render(expected_days, DAY_KPI_COLUMNS, "csv")
     assert compose_categories == operations.render(expected_categories, CATEGORY_KPI_COLUMNS, "csv")
     assert len(expected_days) > 30
+    # ... and the api container serves them: every day of the reference, to the cent
+    dates = sorted(row["order_date"] for row in expected_days)
+    served = httpx.get(
+        f"{compose_stack.api_url}/v1/days",
+        params={"from": dates[0], "to": dates[-1], "limit": 366},
+        timeout=30,
+    )
+    assert served.status_code == 200, compose_stack.compose("logs", "api").stdout[-3000:]
+    by_date = {
+        item["order_date"]: item for item in json.loads(served.text, parse_float=Decimal)["items"]
+    }
+    assert len(by_date) == len(expected_days)
+    for row in expected_days:
+        assert by_date[row["order_date"]]["total_revenue"] == Decimal(row["total_revenue"])
+    assert httpx.get(f"{compose_stack.api_url}/", timeout=30).status_code == 200

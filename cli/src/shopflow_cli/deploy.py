@@ -247,6 +247,15 @@ class StackOutputs(BaseModel):
             "SHOPFLOW_CATEGORY_KPIS_TABLE": self.category_kpis_table,
         }
 
+    def api_environment(self) -> dict[str, str]:
+        """The API's resource-name SHOPFLOW_* settings: what it reads, nothing it writes."""
+        return {
+            "SHOPFLOW_DAILY_KPIS_TABLE": self.daily_kpis_table,
+            "SHOPFLOW_CATEGORY_KPIS_TABLE": self.category_kpis_table,
+            "SHOPFLOW_DATA_BUCKET": self.data_bucket,
+            "SHOPFLOW_STATE_MACHINE_ARN": self.state_machine_arn,
+        }
+
 
 # --- deploying ---------------------------------------------------------------------------
 

@@ -41,7 +41,9 @@ from shopflow_cli.target import Target
 
 SERVICES = ("loader", "validator", "kpi")
 # What the 'local' extra of shopflow-cli installs: the emulator and the services it runs.
-LOCAL_EXTRA_MODULES = ("moto", *(f"shopflow_{service}" for service in SERVICES))
+LOCAL_EXTRA_MODULES = ("moto", *(f"shopflow_{service}" for service in SERVICES), "shopflow_api")
+# The API's port when it is free (compose's api service takes the same one).
+DEFAULT_API_PORT = 8080
 
 
 def require_local_extra() -> None:
@@ -66,6 +68,8 @@ class StackState:
     owner_pid: int | None = None
     # Runs of earlier sessions of this stack's data (moto forgets them on restart).
     archive_file: str | None = None
+    # The HTTP API and dashboard, when the stack runs it.
+    api_url: str | None = None
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +96,15 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def wait_for_moto(endpoint_url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -209,6 +222,9 @@ class LocalStack:
     restart_workers: bool = True
     replicas: Mapping[str, int] = field(default_factory=dict)
     worker_env: Mapping[str, str] = field(default_factory=dict)
+    # The HTTP API and dashboard (shopflow_api): on by default; api_port None is any free port.
+    api: bool = True
+    api_port: int | None = None
     on_event: Callable[[str], None] = field(default=lambda text: None)
     _processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _workers: dict[str, _Worker] = field(default_factory=dict)
@@ -218,6 +234,7 @@ class LocalStack:
     state: StackState | None = None
     outputs: StackOutputs | None = None
     restored: Saved | None = None
+    api_url: str | None = None
 
     def __enter__(self) -> LocalStack:
         try:
@@ -300,6 +317,8 @@ class LocalStack:
         for service in self.services:
             for instance in instances_of(service, self.replicas.get(service, 1)):
                 self.start_service(instance)
+        if self.api:
+            self.api_url = self._start_api(endpoint_url)
         self.state = StackState(
             endpoint_url=endpoint_url,
             stack_name=self.stack_name,
@@ -307,8 +326,40 @@ class LocalStack:
             pids={name: process.pid for name, process in self._processes.items()},
             owner_pid=os.getpid(),
             archive_file=str(data.runs_file) if data is not None else None,
+            api_url=self.api_url,
         )
         self.state.save(self.state_file)
+
+    def _start_api(self, endpoint_url: str, timeout: float = 60) -> str:
+        """The API process on 127.0.0.1 (``api_port``, else any free port), once it answers."""
+        port = self.api_port or free_port()
+        url = f"http://127.0.0.1:{port}"
+        process = self._spawn(
+            "api",
+            [sys.executable, "-m", "shopflow_api"],
+            {
+                **LOCAL_CREDENTIALS,
+                **self.require_outputs().api_environment(),
+                "SHOPFLOW_AWS_ENDPOINT_URL": endpoint_url,
+                "SHOPFLOW_AWS_REGION": REGION,
+                "SHOPFLOW_LOG_LEVEL": "INFO",
+                "SHOPFLOW_HOST": "127.0.0.1",
+                "SHOPFLOW_PORT": str(port),
+            },
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/healthz", timeout=1)  # noqa: S310
+                return url
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"the API exited with {process.returncode}; see {self.logs / 'api.log'}"
+                    ) from None
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the API is not answering at {url}") from None
+                time.sleep(0.1)
 
     def _take_lock(self) -> None:
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -362,6 +413,11 @@ class LocalStack:
         if moto is not None and moto.poll() is not None:
             raise RuntimeError(
                 f"the moto server exited with code {moto.returncode}; see {self.logs / 'moto.log'}"
+            )
+        api = self._processes.get("api")
+        if api is not None and api.poll() is not None:
+            raise RuntimeError(
+                f"the API exited with code {api.returncode}; see {self.logs / 'api.log'}"
             )
         now = time.monotonic()
         for name, worker in list(self._workers.items()):

@@ -52,11 +52,12 @@ def command(
     if not files:
         raise UserError(f"no data files under {data}")
     stop_on_interrupt_or_terminate()
-    output.line("starting the local stack (moto server + loader, validator, kpi) ...")
+    output.line("starting the local stack (moto server + loader, validator, kpi, API) ...")
     with LocalStack(
         state_file=state_file, batch_window_seconds=batch_window, on_event=output.note
     ) as stack:
         target = stack.target
+        output.line(f"dashboard (while the demo runs): {stack.api_url}/")
         started = time.monotonic()
         s3 = target.client("s3")
         bucket = target.outputs.data_bucket

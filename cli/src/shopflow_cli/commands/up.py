@@ -36,16 +36,24 @@ def say(text: str) -> None:
     is_flag=True,
     help="Keep moto's one-line-per-request access log in the moto log (off: thousands of lines).",
 )
+@click.option(
+    "--api-port",
+    type=click.IntRange(0, 65_535),
+    default=None,
+    help="Port of the API and dashboard on 127.0.0.1 [default: 8080 when free, else any free "
+    "port; 0: any free port].",
+)
 @batch_window_option
 @state_file_option
 def command(
     fresh: bool,
     data_dir: Path | None,
     moto_access_log: bool,
+    api_port: int | None,
     batch_window: float,
     state_file: Path,
 ) -> None:
-    """Run the local stack (moto server, loader, validator, kpi) until Ctrl-C or SIGTERM,
+    """Run the local stack (moto server, loader, validator, kpi, the API) until Ctrl-C or SIGTERM,
     printing a line as each run starts, enters a stage and ends (with its accounting).
 
     The data (uploads, curated files, KPIs, ledger, runs) is kept in --data-dir and restored
@@ -53,12 +61,19 @@ def command(
 
     Example: shopflow up, then in another terminal: shopflow upload samples/thelook-small
     """
-    from shopflow_cli.localstack import LocalStack, stop_on_interrupt_or_terminate
+    from shopflow_cli.localstack import (
+        DEFAULT_API_PORT,
+        LocalStack,
+        port_is_free,
+        stop_on_interrupt_or_terminate,
+    )
     from shopflow_cli.watch import RunWatcher
 
     stop = threading.Event()
     stop_on_interrupt_or_terminate()
     kept = data_dir or state_file.parent / "data"
+    if api_port is None and port_is_free(DEFAULT_API_PORT):
+        api_port = DEFAULT_API_PORT
     try:
         with LocalStack(
             state_file=state_file,
@@ -66,11 +81,15 @@ def command(
             data_dir=kept,
             fresh=fresh,
             moto_access_log=moto_access_log,
+            api_port=api_port or None,
             on_event=say,
         ) as stack:
             outputs = stack.require_outputs()
             output.line(f"shopflow local stack is up at {stack.endpoint_url}")
             output.line(f"  data bucket: {outputs.data_bucket} (upload under landing/)")
+            output.line(
+                f"  dashboard and API: {stack.api_url}/ (OpenAPI: {stack.api_url}/openapi.json)"
+            )
             if stack.restored is not None:
                 output.line(f"  restored from {kept}: {stack.restored.describe()}")
             else:

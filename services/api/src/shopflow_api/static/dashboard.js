@@ -82,7 +82,7 @@
       width, height: 200, legend: { show: true },
       scales: { x: { time: true } },
       series: [{}, { label: figure.querySelector("figcaption").textContent, stroke: "#0b4f9c", width: 2, points: { show: rows.length < 60 } }],
-      axes: [{ stroke: "#4a5360" }, { stroke: "#4a5360" }],
+      axes: [{ stroke: "#4a5360" }, { stroke: "#4a5360", size: 70 }],
     }, [xs, ys], holder);
   }
 
@@ -190,6 +190,7 @@
   }
 
   async function refresh() {
+    document.body.dataset.ready = "false";
     say("Loading…");
     try {
       const summary = await getJson(state.day ? `/v1/summary?date=${state.day}` : "/v1/summary");

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -256,7 +257,11 @@ def test_up_serves_upload_status_kpis_and_report_until_interrupted(
     up, state_file = running_stack
     state = StackState.load(state_file)
     bucket = state.outputs["data_bucket"]
-    assert set(state.pids) == {"moto", "loader", "validator", "kpi"}
+    assert set(state.pids) == {"moto", "loader", "validator", "kpi", "api"}
+    # And the dashboard's API answers where the state file says
+    assert state.api_url is not None
+    with urllib.request.urlopen(f"{state.api_url}/healthz", timeout=10) as health:
+        assert json.loads(health.read()) == {"status": "ok"}
     files = copy_sample(tmp_path / "data")
 
     # When the renamed sample is uploaded through 'shopflow upload'

@@ -199,7 +199,7 @@ def test_a_killed_up_leaves_no_process_behind_and_its_state_file_is_replaced(
     # Given a running 'shopflow up'
     killed = stacks().ready()
     children = dict(killed.pids)
-    assert set(children) == {"moto", "loader", "validator", "kpi"}
+    assert set(children) == {"moto", "loader", "validator", "kpi", "api"}
     # When it is killed with SIGKILL (no chance to clean up)
     killed.process.kill()
     killed.process.wait(timeout=10)

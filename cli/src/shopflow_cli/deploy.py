@@ -210,6 +210,8 @@ class StackOutputs(BaseModel):
     state_machine_role_arn: str = Field(alias="StateMachineRoleArn")
     event_bus_name: str = Field(alias="EventBusName")
     cluster_name: str | None = Field(default=None, alias="ClusterName")
+    # The dashboard and API on AWS (its load balancer); none on the local stack.
+    api_url: str | None = Field(default=None, alias="ApiUrl")
 
     @classmethod
     def from_outputs(cls, outputs: Iterable[Mapping[str, Any]]) -> StackOutputs:

@@ -100,42 +100,37 @@ def _client(endpoint: str, pool: int) -> Any:
     )
 
 
+def _keys(hash_key: str, range_key: str) -> list[dict[str, str]]:
+    return [
+        {"AttributeName": hash_key, "KeyType": "HASH"},
+        {"AttributeName": range_key, "KeyType": "RANGE"},
+    ]
+
+
 def _create_tables(dynamodb: Any) -> None:
-    key = {"AttributeType": "S"}
-    dynamodb.create_table(
-        TableName=DAILY,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "order_year", **key},
-            {"AttributeName": "order_date", **key},
-        ],
-        KeySchema=[
-            {"AttributeName": "order_year", "KeyType": "HASH"},
-            {"AttributeName": "order_date", "KeyType": "RANGE"},
-        ],
-    )
-    dynamodb.create_table(
-        TableName=CATEGORY,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "category", **key},
-            {"AttributeName": "order_date", **key},
-        ],
-        KeySchema=[
-            {"AttributeName": "category", "KeyType": "HASH"},
-            {"AttributeName": "order_date", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_order_date",
-                "KeySchema": [
-                    {"AttributeName": "order_date", "KeyType": "HASH"},
-                    {"AttributeName": "category", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
+    """The template's two KPI tables: keys, and the keys-only by_order_date index."""
+    for table, hash_key, index in (
+        (DAILY, "order_year", None),
+        (CATEGORY, "category", "by_order_date"),
+    ):
+        extra: dict[str, Any] = {}
+        if index is not None:
+            extra["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": index,
+                    "KeySchema": _keys("order_date", hash_key),
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ]
+        dynamodb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": name, "AttributeType": "S"} for name in (hash_key, "order_date")
+            ],
+            KeySchema=_keys(hash_key, "order_date"),
+            **extra,
+        )
 
 
 def _a_year_of_rows(dynamodb: Any) -> int:

@@ -32,6 +32,7 @@ IMAGES = {
     "ContainerImageLoader": "registry.example/shopflow-loader:1",
     "ContainerImageValidator": "registry.example/shopflow-validator:1",
     "ContainerImageKpi": "registry.example/shopflow-kpi:1",
+    "ContainerImageApi": "registry.example/shopflow-api:1",
 }
 
 
@@ -41,10 +42,26 @@ def aws_stack(aws_client: AwsClient) -> str:
     bucket = f"{name}-templates"
     s3 = aws_client("s3")
     s3.create_bucket(Bucket=bucket)
+    # The API's load balancer and security groups need a VPC and subnets that exist (moto
+    # checks them): two subnets in two zones, as an Application Load Balancer wants.
+    ec2 = aws_client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(
+            VpcId=vpc, CidrBlock=f"10.20.{n}.0/24", AvailabilityZone=f"us-east-1{zone}"
+        )["Subnet"]["SubnetId"]
+        for n, zone in ((1, "a"), (2, "b"))
+    ]
     deploy_stack(
         aws_client("cloudformation"),
         name,
-        {"Environment": "aws", **IMAGES, "Subnets": "subnet-0a", "SecurityGroups": "sg-0a"},
+        {
+            "Environment": "aws",
+            **IMAGES,
+            "VpcId": vpc,
+            "Subnets": ",".join(subnets),
+            "SecurityGroups": "sg-0a",
+        },
         render_template(
             REPO_ROOT / "infra" / "template.yaml", REPO_ROOT / "infra" / "statemachine.asl.json"
         ),

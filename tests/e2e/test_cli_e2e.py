@@ -31,6 +31,7 @@ from shopflow_cli.clients import aws_client
 from shopflow_cli.commands.kpis import CATEGORY_TABLE, DAY_TABLE
 from shopflow_cli.localstack import StackState
 from shopflow_cli.output import Column, format_cell
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 
 pytestmark = pytest.mark.e2e
 
@@ -155,10 +156,10 @@ def test_demo_on_renamed_sample_files_exports_exact_kpis_and_accounts_for_every_
     # And both exports equal an independent computation from the same files, to the cent
     expected_categories, expected_days = reference_kpis(files)
     assert (tmp_path / "out" / "order_kpis.csv").read_text() == as_csv(
-        expected_days, operations.DAY_COLUMNS
+        expected_days, DAY_KPI_COLUMNS
     )
     assert (tmp_path / "out" / "category_kpis.csv").read_text() == as_csv(
-        expected_categories, operations.CATEGORY_COLUMNS
+        expected_categories, CATEGORY_KPI_COLUMNS
     )
     # And stdout shows both tables exactly as 'shopflow kpis' renders them
     for rows, columns in ((expected_days, DAY_TABLE), (expected_categories, CATEGORY_TABLE)):
@@ -293,7 +294,7 @@ def test_up_serves_upload_status_kpis_and_report_until_interrupted(
     expected_categories, expected_days = reference_kpis(files)
     days = shopflow("kpis", "days", "--format", "csv", cwd=tmp_path, state_file=state_file)
     assert days.returncode == 0, days.stderr
-    assert days.stdout.rstrip("\n") == as_csv(expected_days, operations.DAY_COLUMNS).rstrip("\n")
+    assert days.stdout.rstrip("\n") == as_csv(expected_days, DAY_KPI_COLUMNS).rstrip("\n")
 
     # And one category on one day reads back as exactly its reference row
     chosen = expected_categories[len(expected_categories) // 2]

@@ -18,6 +18,7 @@ import pytest
 from e2e_stack import BATCH_WINDOW, SAMPLE, Pipeline, as_csv
 from reference_kpis import reference_kpis
 from shopflow_cli import operations
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 
 pytestmark = pytest.mark.e2e
 
@@ -69,5 +70,5 @@ def test_shuffled_split_duplicated_uploads_settle_to_the_single_computation(
     categories, days = pipeline.exported(tmp_path / "export")
     originals = operations.csv_files_under(SAMPLE)
     expected_categories, expected_days = reference_kpis(originals)
-    assert days == as_csv(expected_days, operations.DAY_COLUMNS)
-    assert categories == as_csv(expected_categories, operations.CATEGORY_COLUMNS)
+    assert days == as_csv(expected_days, DAY_KPI_COLUMNS)
+    assert categories == as_csv(expected_categories, CATEGORY_KPI_COLUMNS)

@@ -15,6 +15,7 @@ import pytest
 from e2e_stack import HAPPY_PATH, SAMPLE, Pipeline, as_csv
 from reference_kpis import reference_kpis
 from shopflow_cli import operations
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 from shopflow_contracts.messages import RunFailed, RunSucceeded, TaskFailure
 
 pytestmark = pytest.mark.e2e
@@ -34,8 +35,8 @@ def test_sample_upload_runs_every_state_and_lands_exact_kpis_in_dynamodb(
     # And both KPI tables in DynamoDB equal an independent computation, to the cent
     categories, days = pipeline.exported(tmp_path / "export")
     expected_categories, expected_days = reference_kpis(files)
-    assert days == as_csv(expected_days, operations.DAY_COLUMNS)
-    assert categories == as_csv(expected_categories, operations.CATEGORY_COLUMNS)
+    assert days == as_csv(expected_days, DAY_KPI_COLUMNS)
+    assert categories == as_csv(expected_categories, CATEGORY_KPI_COLUMNS)
     assert len(expected_days) > 30 and len(expected_categories) > 100
     # And the success notification arrived on a subscribed queue
     (notice,) = pipeline.notifications()
@@ -141,6 +142,6 @@ def test_a_file_mostly_rejected_fails_the_run_naming_the_file_counts_and_reasons
     assert failure.files == ["landing/orders-broken.csv"]
     assert "landing/orders-broken.csv" in failure.reason and "3 of 4" in failure.reason
     assert pipeline.exported(tmp_path / "export") == (
-        operations.render([], operations.CATEGORY_COLUMNS, "csv"),
-        operations.render([], operations.DAY_COLUMNS, "csv"),
+        operations.render([], CATEGORY_KPI_COLUMNS, "csv"),
+        operations.render([], DAY_KPI_COLUMNS, "csv"),
     )

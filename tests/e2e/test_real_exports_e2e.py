@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from e2e_stack import BATCH_WINDOW, Pipeline, as_csv
 from reference_kpis import reference_kpis
-from shopflow_cli import operations
 from shopflow_cli.sampledata import generate_export
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 from shopflow_contracts.report import ValidationReport
 
 pytestmark = pytest.mark.e2e
@@ -40,8 +40,8 @@ def test_a_bq_extract_export_settles_to_the_kpis_of_its_exact_twin(
     assert [e.status for e in executions] == ["SUCCEEDED"] * len(executions)
     categories, days = pipeline.exported(tmp_path / "kpis")
     expected_categories, expected_days = reference_kpis(list(export.exact_shards))
-    assert days == as_csv(expected_days, operations.DAY_COLUMNS)
-    assert categories == as_csv(expected_categories, operations.CATEGORY_COLUMNS)
+    assert days == as_csv(expected_days, DAY_KPI_COLUMNS)
+    assert categories == as_csv(expected_categories, CATEGORY_KPI_COLUMNS)
     assert len(expected_days) == 10
     # And every shard was accepted; the sub-cent costs were rounded and said so
     bucket = pipeline.outputs.data_bucket

@@ -24,6 +24,7 @@ from e2e_stack import BATCH_WINDOW, HAPPY_PATH, SAMPLE, Pipeline, as_csv
 from reference_kpis import reference_kpis
 from shopflow_cli import operations
 from shopflow_cli.localstack import LocalStack
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 
 pytestmark = pytest.mark.e2e
 
@@ -111,5 +112,5 @@ def test_a_kpi_worker_killed_mid_task_is_replaced_and_the_run_completes(
     # ... and the KPIs are those of a clean run, to the cent
     categories, days = pipeline.exported(tmp_path / "export")
     expected_categories, expected_days = reference_kpis(files)
-    assert days == as_csv(expected_days, operations.DAY_COLUMNS)
-    assert categories == as_csv(expected_categories, operations.CATEGORY_COLUMNS)
+    assert days == as_csv(expected_days, DAY_KPI_COLUMNS)
+    assert categories == as_csv(expected_categories, CATEGORY_KPI_COLUMNS)

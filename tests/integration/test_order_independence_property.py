@@ -11,7 +11,7 @@ plain-Python computation over the original, unsplit files.
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -131,16 +131,23 @@ def settled_kpis(files: list[tuple[FileKind, str]], work: Path) -> tuple[str, st
             kept_categories = {k: row for k, row in kept_categories.items() if k[1] not in dates}
             kept_days.update({row.order_date: row for row in days})
             kept_categories.update({(row.category, row.order_date): row for row in categories})
-    day_lines = [
-        f"{d.isoformat()},{r.total_orders},{r.total_revenue:.2f},{r.total_items_sold},"
-        f"{r.return_rate:.2f},{r.unique_customers}"
-        for d, r in sorted(kept_days.items())
-    ]
-    category_lines = [
-        f"{c},{d.isoformat()},{r.daily_revenue:.2f},{r.avg_order_value:.2f},{r.avg_return_rate:.2f}"
-        for (c, d), r in sorted(kept_categories.items())
-    ]
+    day_lines = [_line(r, DAY_KPI_COLUMNS) for _, r in sorted(kept_days.items())]
+    category_lines = [_line(r, CATEGORY_KPI_COLUMNS) for _, r in sorted(kept_categories.items())]
     return "\n".join(day_lines), "\n".join(category_lines)
+
+
+def _line(row: Any, columns: tuple[str, ...]) -> str:
+    """A KPI row as the reference writes it: money and rates with 2 places, ISO dates."""
+    cells = []
+    for column in columns:
+        value = getattr(row, column)
+        if isinstance(value, Decimal):
+            cells.append(f"{value:.2f}")
+        elif isinstance(value, date):
+            cells.append(value.isoformat())
+        else:
+            cells.append(str(value))
+    return ",".join(cells)
 
 
 def reference_lines(data: dict[FileKind, list[str]], work: Path) -> tuple[str, str]:

@@ -17,12 +17,10 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS, kpi_count_columns
 from shopflow_runtime.kpi_versions import AS_WRITTEN, PublishedKpis, read_published, visible
 
-DAY_COLUMNS = DAY_KPI_COLUMNS
-CATEGORY_COLUMNS = CATEGORY_KPI_COLUMNS
-COUNT_COLUMNS = frozenset({"total_orders", "total_items_sold", "unique_customers"})
+COUNT_COLUMNS = kpi_count_columns()
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 EARLIEST_DATE = date(2000, 1, 1)
 
@@ -364,13 +362,13 @@ def export_kpis(
     out_dir.mkdir(parents=True, exist_ok=True)
     categories = as_records(
         read_category_kpis(dynamodb, category_table, day_table, published=published),
-        CATEGORY_COLUMNS,
+        CATEGORY_KPI_COLUMNS,
     )
-    days = as_records(read_day_kpis(dynamodb, day_table, published=published), DAY_COLUMNS)
+    days = as_records(read_day_kpis(dynamodb, day_table, published=published), DAY_KPI_COLUMNS)
     category_path = out_dir / "category_kpis.csv"
     day_path = out_dir / "order_kpis.csv"
-    category_path.write_text(render(categories, CATEGORY_COLUMNS, "csv"))
-    day_path.write_text(render(days, DAY_COLUMNS, "csv"))
+    category_path.write_text(render(categories, CATEGORY_KPI_COLUMNS, "csv"))
+    day_path.write_text(render(days, DAY_KPI_COLUMNS, "csv"))
     return category_path, day_path
 
 
@@ -404,7 +402,7 @@ def day_kpis_between(
 ) -> dict[date, dict[str, Any]]:
     """Typed day KPIs of [start, end] by day."""
     return {
-        date.fromisoformat(str(row["order_date"])): kpi_record(row, DAY_COLUMNS)
+        date.fromisoformat(str(row["order_date"])): kpi_record(row, DAY_KPI_COLUMNS)
         for row in read_day_kpis(dynamodb, table, start, end, published=published)
     }
 
@@ -450,7 +448,7 @@ def categories_of_day(
         KeyConditionExpression="order_date = :day",
         ExpressionAttributeValues={":day": {"S": day.isoformat()}},
     )
-    return sorted(kpi_records(rows, CATEGORY_COLUMNS), key=lambda row: str(row["category"]))
+    return sorted(kpi_records(rows, CATEGORY_KPI_COLUMNS), key=lambda row: str(row["category"]))
 
 
 def known_categories(

@@ -86,11 +86,7 @@ class CuratedLake:
         def of(kind: FileKind) -> list[str]:
             return [str(p) for b, k, p in self.files if k == kind and (batch is None or b == batch)]
 
-        return CuratedPaths(
-            orders=of(FileKind.ORDERS),
-            order_items=of(FileKind.ORDER_ITEMS),
-            products=of(FileKind.PRODUCTS),
-        )
+        return CuratedPaths({kind: of(kind) for kind in FileKind})
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()

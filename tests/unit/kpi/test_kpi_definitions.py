@@ -57,11 +57,24 @@ def kpis(
 def day(
     on: date, orders: int, revenue: str, items: int, return_rate: str, customers: int
 ) -> DayKpi:
-    return DayKpi(on, orders, Decimal(revenue), items, Decimal(return_rate), customers)
+    return DayKpi(
+        order_date=on,
+        total_orders=orders,
+        total_revenue=Decimal(revenue),
+        total_items_sold=items,
+        return_rate=Decimal(return_rate),
+        unique_customers=customers,
+    )
 
 
 def category(name: str, on: date, revenue: str, aov: str, return_rate: str) -> CategoryKpi:
-    return CategoryKpi(name, on, Decimal(revenue), Decimal(aov), Decimal(return_rate))
+    return CategoryKpi(
+        category=name,
+        order_date=on,
+        daily_revenue=Decimal(revenue),
+        avg_order_value=Decimal(aov),
+        avg_return_rate=Decimal(return_rate),
+    )
 
 
 @pytest.fixture

@@ -47,7 +47,14 @@ def repository(client: FakeDynamoDb, sleeps: list[float] | None = None) -> Dynam
 def days(count: int) -> list[DayKpi]:
     start = date(2024, 1, 1)
     return [
-        DayKpi(start + timedelta(n), 3, Decimal("12.30"), 4, Decimal("33.33"), 2)
+        DayKpi(
+            order_date=start + timedelta(n),
+            total_orders=3,
+            total_revenue=Decimal("12.30"),
+            total_items_sold=4,
+            return_rate=Decimal("33.33"),
+            unique_customers=2,
+        )
         for n in range(count)
     ]
 
@@ -56,7 +63,13 @@ def test_writes_go_out_in_batches_of_at_most_25() -> None:
     # Given 60 category rows
     client = FakeDynamoDb()
     rows = [
-        CategoryKpi(f"c{n:02d}", date(2024, 3, 1), Decimal("1.00"), Decimal("1.00"), Decimal(0))
+        CategoryKpi(
+            category=f"c{n:02d}",
+            order_date=date(2024, 3, 1),
+            daily_revenue=Decimal("1.00"),
+            avg_order_value=Decimal("1.00"),
+            avg_return_rate=Decimal(0),
+        )
         for n in range(60)
     ]
     # When
@@ -108,7 +121,13 @@ def test_day_item_carries_the_kpis_as_exact_numbers_plus_provenance() -> None:
 
 def test_category_item_carries_the_kpis_as_exact_numbers_plus_provenance() -> None:
     client = FakeDynamoDb()
-    row = CategoryKpi("Jeans", date(2024, 3, 1), Decimal("0.25"), Decimal("0.13"), Decimal("50.00"))
+    row = CategoryKpi(
+        category="Jeans",
+        order_date=date(2024, 3, 1),
+        daily_revenue=Decimal("0.25"),
+        avg_order_value=Decimal("0.13"),
+        avg_return_rate=Decimal("50.00"),
+    )
     repository(client).write_category_rows([row], STAMP)
     assert client.calls[0]["category"][0]["PutRequest"]["Item"] == {
         "category": {"S": "Jeans"},

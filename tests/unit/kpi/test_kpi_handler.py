@@ -38,7 +38,14 @@ def test_first_batch_writes_day_and_category_rows_of_its_dates(pipeline: Pipelin
     assert outcome.order_dates == [MAR1, MAR2]
     assert (outcome.day_rows_written, outcome.category_rows_written) == (2, 2)
     assert pipeline.repository.days[MAR1] == (
-        DayKpi(MAR1, 1, Decimal("3.50"), 1, Decimal("0.00"), 1),
+        DayKpi(
+            order_date=MAR1,
+            total_orders=1,
+            total_revenue=Decimal("3.50"),
+            total_items_sold=1,
+            return_rate=Decimal("0.00"),
+            unique_customers=1,
+        ),
         Stamp("b1", NOW),
     )
     assert set(pipeline.repository.categories) == {("Tops", MAR1), ("Jeans", MAR2)}

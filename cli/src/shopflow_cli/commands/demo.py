@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import click
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 
 from shopflow_cli import operations, output
 from shopflow_cli.options import SECONDS, batch_window_option, state_file_option
@@ -90,7 +91,7 @@ def command(
                 operations.read_day_kpis(
                     dynamodb, target.outputs.daily_kpis_table, published=published
                 ),
-                operations.DAY_COLUMNS,
+                DAY_KPI_COLUMNS,
             ),
             DAY_TABLE,
             "table",
@@ -105,7 +106,7 @@ def command(
                     target.outputs.daily_kpis_table,
                     published=published,
                 ),
-                operations.CATEGORY_COLUMNS,
+                CATEGORY_KPI_COLUMNS,
             ),
             CATEGORY_TABLE,
             "table",

@@ -6,27 +6,32 @@ from datetime import date
 from typing import Any
 
 import click
+from shopflow_contracts.kpis import (
+    CATEGORY_KPI_COLUMNS,
+    DAY_KPI_COLUMNS,
+    CategoryKpi,
+    DayKpi,
+    KpiRow,
+    kpi_additive,
+    kpi_unit,
+)
 
 from shopflow_cli import operations, output
 from shopflow_cli.options import DATE, format_option, target_options
 from shopflow_cli.output import Column, UserError
 from shopflow_cli.target import TargetRef
 
-DAY_TABLE: tuple[Column, ...] = (
-    Column("order_date", "date"),
-    Column("total_orders", "count", total="sum"),
-    Column("total_revenue", "money", total="sum"),
-    Column("total_items_sold", "count", total="sum"),
-    Column("return_rate", "percent"),
-    Column("unique_customers", "count"),
-)
-CATEGORY_TABLE: tuple[Column, ...] = (
-    Column("category"),
-    Column("order_date", "date"),
-    Column("daily_revenue", "money", total="sum"),
-    Column("avg_order_value", "money"),
-    Column("avg_return_rate", "percent"),
-)
+
+def _table(model: type[KpiRow]) -> tuple[Column, ...]:
+    """A KPI table's columns as the contract states them: order, unit, whether they add up."""
+    return tuple(
+        Column(name, kpi_unit(model, name), total="sum" if kpi_additive(model, name) else "none")
+        for name in model.model_fields
+    )
+
+
+DAY_TABLE = _table(DayKpi)
+CATEGORY_TABLE = _table(CategoryKpi)
 
 _range_options = [
     click.option(
@@ -83,7 +88,7 @@ def days(
         operations.read_day_kpis(
             dynamodb, resolved.outputs.daily_kpis_table, start, end, published=published
         ),
-        operations.DAY_COLUMNS,
+        DAY_KPI_COLUMNS,
     )
     output.emit(rows, DAY_TABLE, output_format, totals=True)
 
@@ -125,7 +130,7 @@ def categories(
             name,
             published=published,
         )
-        return operations.kpi_records(found, operations.CATEGORY_COLUMNS)
+        return operations.kpi_records(found, CATEGORY_KPI_COLUMNS)
 
     rows = read(category)
     if category is not None and not rows:

@@ -22,12 +22,12 @@ from shopflow_contracts.messages import (
     SettledFile,
     TaskErrorName,
 )
-from shopflow_contracts.rows import FileKind
 from shopflow_contracts.storage import UncommittedBatch, batch_of_curated
 from shopflow_runtime.faults import fault_point
 from shopflow_runtime.worker import TaskError
 
 from shopflow_kpi.domain import CategoryKpi, DayKpi, PendingSummary
+from shopflow_kpi.domain.sources import KPI_INPUTS
 from shopflow_kpi.ports import (
     BatchCommits,
     CuratedFileRef,
@@ -134,7 +134,11 @@ class KpiHandler:
         may have written some rows before it failed: their dates are recomputed here,
         without it.
         """
-        batch = list(dict.fromkeys(CuratedObject(f.kind, f.bucket, f.key) for f in curated))
+        batch = list(
+            dict.fromkeys(
+                CuratedObject(f.kind, f.bucket, f.key) for f in curated if f.kind in KPI_INPUTS
+            )
+        )
         batch_keys = [obj.key for obj in batch]
         self._work_dir.mkdir(parents=True, exist_ok=True)
         with (
@@ -291,7 +295,7 @@ class KpiHandler:
         left_out = {marker.batch_id for marker in uncommitted}
         listed = [
             obj
-            for kind in FileKind
+            for kind in KPI_INPUTS
             for obj in self._store.list_curated(kind)
             if batch_of_curated(obj.key) not in left_out
         ]

@@ -21,7 +21,6 @@ from shopflow_contracts.rows import FileKind, columns_of
 
 from shopflow_kpi.domain import CategoryKpi, DayKpi, PendingItem, PendingSummary
 from shopflow_kpi.domain.kpis import (
-    KINDS,
     LATEST_FIRST,
     VERSION_COLUMNS,
     all_order_dates,
@@ -32,14 +31,8 @@ from shopflow_kpi.domain.kpis import (
     sql_in_strings,
     touched_dates_of_views,
 )
+from shopflow_kpi.domain.sources import KPI_INPUTS
 from shopflow_kpi.ports import CuratedFileRef
-
-PRIMARY_KEYS = {"orders": "order_id", "order_items": "id", "products": "id"}
-
-
-def _content_columns(kind: str) -> tuple[str, ...]:
-    return columns_of(FileKind(kind))
-
 
 # Bump when the tables below change shape: an older database is then rebuilt from scratch.
 STATE_LAYOUT_VERSION = 5
@@ -104,12 +97,12 @@ class CuratedState:
     @staticmethod
     def _rebuild(connection: duckdb.DuckDBPyConnection) -> None:
         connection.execute("DROP TABLE IF EXISTS loaded_files")
-        for kind in KINDS:
+        for kind in KPI_INPUTS:
             connection.execute(f"DROP TABLE IF EXISTS state_{kind}")
             # The table takes its shape from the typed select over no file at all.
             connection.execute(
                 f"CREATE TABLE state_{kind} AS SELECT *, CAST(NULL AS VARCHAR) AS _file_key "
-                f"FROM ({source_select(kind, [], _content_columns(kind))})"
+                f"FROM ({source_select(kind, [], columns_of(kind))})"
             )
         connection.execute(
             "CREATE TABLE loaded_files (key VARCHAR PRIMARY KEY, kind VARCHAR, version VARCHAR)"
@@ -127,7 +120,7 @@ class CuratedState:
         )
 
     def _expose(self) -> None:
-        for kind in KINDS:
+        for kind in KPI_INPUTS:
             self._connection.execute(
                 f"CREATE OR REPLACE TEMP VIEW curated_{kind} AS "
                 f"SELECT * EXCLUDE (_file_key, _row_hash) FROM state_{kind}"
@@ -165,7 +158,8 @@ class CuratedState:
             if reloaded:
                 self._remove_rows(reloaded)
             for ref in files:
-                select = source_select(ref.kind, [ref.path], _content_columns(ref.kind))
+                kind = FileKind(ref.kind)
+                select = source_select(kind, [ref.path], columns_of(kind))
                 connection.execute(
                     f"INSERT INTO state_{ref.kind} SELECT *, ? AS _file_key FROM ({select})",
                     [ref.key],
@@ -215,7 +209,7 @@ class CuratedState:
         """Order dates the given (already loaded) files change; see ``touched_dates``."""
         # A view cannot take parameters: the keys are inlined as quoted literals.
         of_batch = sql_in_strings("_file_key", batch_keys)
-        for kind in KINDS:
+        for kind in KPI_INPUTS:
             self._connection.execute(
                 f"CREATE OR REPLACE TEMP VIEW batch_{kind} AS "
                 f"SELECT * EXCLUDE (_file_key, _row_hash) FROM state_{kind} WHERE {of_batch}"
@@ -230,8 +224,8 @@ class CuratedState:
         """
         of_batch = sql_in_strings("_file_key", batch_keys)
         counts: dict[str, int] = {}
-        for kind in KINDS:
-            key = PRIMARY_KEYS[kind]
+        for kind in KPI_INPUTS:
+            key = KPI_INPUTS[kind].key
             rows = self._connection.execute(
                 f"""
                 WITH versions AS (
@@ -253,7 +247,7 @@ class CuratedState:
         return counts
 
     def _remove_rows(self, keys: list[str]) -> None:
-        for kind in KINDS:
+        for kind in KPI_INPUTS:
             self._connection.execute(
                 f"DELETE FROM state_{kind} WHERE {sql_in_strings('_file_key', keys)}"
             )

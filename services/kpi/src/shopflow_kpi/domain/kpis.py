@@ -62,42 +62,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
-from decimal import Decimal
+from typing import TypeVar
 
 import duckdb
+from shopflow_contracts.kpis import CategoryKpi, DayKpi, KpiRow
+from shopflow_contracts.rows import FileKind
 
-from shopflow_kpi.domain.model import CategoryKpi, CuratedPaths, DayKpi
-
-# Columns the KPIs read, cast to their curated types, so a Parquet file that typed a column
-# slightly differently (INTEGER ids, say) still reads the same.
-_META_COLUMNS = {
-    "_ingest_seq": "VARCHAR",
-    "_source_key": "VARCHAR",
-    "_source_line": "BIGINT",
-}
-_COLUMNS: dict[str, dict[str, str]] = {
-    "orders": {
-        "order_id": "BIGINT",
-        "user_id": "BIGINT",
-        "status": "VARCHAR",
-        "created_at": "TIMESTAMPTZ",
-        **_META_COLUMNS,
-    },
-    "order_items": {
-        "id": "BIGINT",
-        "order_id": "BIGINT",
-        "user_id": "BIGINT",
-        "product_id": "BIGINT",
-        "status": "VARCHAR",
-        "sale_price": "DECIMAL(18,2)",
-        **_META_COLUMNS,
-    },
-    "products": {
-        "id": "BIGINT",
-        "category": "VARCHAR",
-        **_META_COLUMNS,
-    },
-}
+from shopflow_kpi.domain.model import CuratedPaths
+from shopflow_kpi.domain.sources import KPI_INPUTS
 
 _RATIO_MACRO = """
 CREATE OR REPLACE TEMP MACRO shopflow_ratio_2dp(num, den) AS
@@ -130,18 +102,18 @@ def sql_in_strings(column: str, texts: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(quoted)})" if quoted else "false"
 
 
-def _source_sql(kind: str, paths: Sequence[str], content_hash: Sequence[str] = ()) -> str:
-    columns = _COLUMNS[kind]
+def _source_sql(kind: FileKind, paths: Sequence[str], content_hash: Sequence[str] = ()) -> str:
+    source = KPI_INPUTS[kind]
     hashed = f"hash({', '.join(content_hash)})" if content_hash else None
     if not paths:
-        typed_nulls = [f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items()]
+        typed_nulls = [f"CAST(NULL AS {t}) AS {c}" for c, t in source.columns.items()]
         if hashed:
             typed_nulls.append("CAST(NULL AS UBIGINT) AS _row_hash")
         return f"SELECT {', '.join(typed_nulls)} WHERE false"
     casts = [f"{hashed} AS _row_hash"] if hashed else []
-    for column, sql_type in columns.items():
+    for column, sql_type in source.columns.items():
         value = f"CAST({column} AS {sql_type})"
-        if column == "status":
+        if column in source.vocabulary_columns:
             value = f"lower(trim({value}))"
         casts.append(f"{value} AS {column}")
     files = "[" + ", ".join(_sql_string(p) for p in paths) + "]"
@@ -152,10 +124,7 @@ def _moved_to_end(select: str) -> str:
     return f"SELECT * EXCLUDE (_row_hash), _row_hash FROM ({select})"
 
 
-KINDS = ("orders", "order_items", "products")
-
-
-def source_select(kind: str, paths: Sequence[str], content_hash: Sequence[str] = ()) -> str:
+def source_select(kind: FileKind, paths: Sequence[str], content_hash: Sequence[str] = ()) -> str:
     """The typed rows of ``kind`` in ``paths``; orders gain their UTC ``order_date``.
 
     With ``content_hash`` (column names of the curated file), rows also carry ``_row_hash``,
@@ -163,7 +132,7 @@ def source_select(kind: str, paths: Sequence[str], content_hash: Sequence[str] =
     columns the KPIs never read.
     """
     select = _source_sql(kind, paths, content_hash)
-    if kind == "orders":
+    if kind is FileKind.ORDERS:
         # The UTC calendar date, whatever the session's time zone: the instant's microseconds
         # since the epoch read as a zone-less timestamp. Plain arithmetic, about 7x cheaper
         # than converting through a time zone, which every full scan of orders pays.
@@ -175,13 +144,9 @@ def source_select(kind: str, paths: Sequence[str], content_hash: Sequence[str] =
 
 
 def _register_raw(connection: duckdb.DuckDBPyConnection, prefix: str, paths: CuratedPaths) -> None:
-    for kind, kind_paths in (
-        ("orders", paths.orders),
-        ("order_items", paths.order_items),
-        ("products", paths.products),
-    ):
+    for kind in KPI_INPUTS:
         connection.execute(
-            f"CREATE OR REPLACE TEMP VIEW {prefix}_{kind} AS {source_select(kind, kind_paths)}"
+            f"CREATE OR REPLACE TEMP VIEW {prefix}_{kind} AS {source_select(kind, paths.of(kind))}"
         )
 
 
@@ -476,58 +441,25 @@ def compute_all_kpis(
 def _read_kpis(
     connection: duckdb.DuckDBPyConnection,
 ) -> tuple[list[DayKpi], list[CategoryKpi]]:
-    days = [
-        DayKpi(
-            order_date=_as_date(order_date),
-            total_orders=_as_int(total_orders),
-            total_revenue=_as_decimal(total_revenue),
-            total_items_sold=_as_int(total_items_sold),
-            return_rate=_as_decimal(return_rate),
-            unique_customers=_as_int(unique_customers),
-        )
-        for (
-            order_date,
-            total_orders,
-            total_revenue,
-            total_items_sold,
-            return_rate,
-            unique_customers,
-        ) in connection.execute(_DAY_SQL).fetchall()
-    ]
-    categories = [
-        CategoryKpi(
-            category=str(category),
-            order_date=_as_date(order_date),
-            daily_revenue=_as_decimal(daily_revenue),
-            avg_order_value=_as_decimal(avg_order_value),
-            avg_return_rate=_as_decimal(avg_return_rate),
-        )
-        for (
-            category,
-            order_date,
-            daily_revenue,
-            avg_order_value,
-            avg_return_rate,
-        ) in connection.execute(_CATEGORY_SQL).fetchall()
-    ]
-    return days, categories
+    return _rows(connection, _DAY_SQL, DayKpi), _rows(connection, _CATEGORY_SQL, CategoryKpi)
 
 
-# DuckDB hands back Python values typed as Any; these pin them down and fail loudly if the
-# SQL ever yields a float where money is expected.
+_Row = TypeVar("_Row", bound=KpiRow)
+
+
+def _rows(connection: duckdb.DuckDBPyConnection, query: str, model: type[_Row]) -> list[_Row]:
+    """The query's rows as ``model``s, its columns named as the model's fields.
+
+    The models are strict: a column the model lacks, or a float where money is expected,
+    fails loudly instead of being dropped or converted.
+    """
+    cursor = connection.execute(query)
+    names = [column[0] for column in cursor.description or ()]
+    return [model(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+
+# DuckDB hands back Python values typed as Any; this pins a date down.
 def _as_date(value: object) -> date:
     if not isinstance(value, date):
         raise TypeError(f"expected a date, got {type(value).__name__}")
-    return value
-
-
-def _as_int(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value
-
-
-def _as_decimal(value: object) -> Decimal:
-    if not isinstance(value, Decimal):
-        raise TypeError(f"expected a Decimal, got {type(value).__name__}")
     return value

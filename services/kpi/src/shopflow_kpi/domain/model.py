@@ -1,50 +1,44 @@
-"""What the KPI computation reads and produces; plain values, no engine, no AWS."""
+"""What the KPI computation reads and produces; plain values, no engine, no AWS.
+
+The KPI rows themselves are contracts (``shopflow_contracts.kpis``): re-exported here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
+
+from shopflow_contracts.kpis import CategoryKpi, DayKpi
+from shopflow_contracts.rows import FileKind
+
+__all__ = ["CategoryKpi", "CuratedPaths", "DayKpi", "PendingItem", "PendingSummary"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class CuratedPaths:
     """Local Parquet files (or glob patterns) of curated rows, per kind.
 
-    A kind with no files is allowed: it reads as an empty table of the right shape, so a
-    shop that has uploaded no products yet still gets a (product-less) computation.
+    ``CuratedPaths(orders=[...], order_items=[...])`` or ``CuratedPaths({FileKind.ORDERS:
+    [...]})``; a name that is no ``FileKind`` is refused. A kind with no files is allowed: it
+    reads as an empty table of the right shape, so a shop that has uploaded no products yet
+    still gets a (product-less) computation.
     """
 
-    orders: Sequence[str] = ()
-    order_items: Sequence[str] = ()
-    products: Sequence[str] = ()
+    files: Mapping[FileKind, tuple[str, ...]]
+
+    def __init__(
+        self, files: Mapping[FileKind, Sequence[str]] | None = None, **by_kind: Sequence[str]
+    ) -> None:
+        merged = {FileKind(kind): tuple(paths) for kind, paths in (files or {}).items()}
+        merged.update({FileKind(kind): tuple(paths) for kind, paths in by_kind.items()})
+        object.__setattr__(self, "files", merged)
+
+    def of(self, kind: FileKind) -> tuple[str, ...]:
+        return self.files.get(kind, ())
 
     def is_empty(self) -> bool:
-        return not (self.orders or self.order_items or self.products)
-
-
-@dataclass(frozen=True)
-class DayKpi:
-    """KPIs of one order date over all its counted (non-cancelled) orders."""
-
-    order_date: date
-    total_orders: int
-    total_revenue: Decimal
-    total_items_sold: int
-    return_rate: Decimal
-    unique_customers: int
-
-
-@dataclass(frozen=True)
-class CategoryKpi:
-    """KPIs of one product category on one order date."""
-
-    category: str
-    order_date: date
-    daily_revenue: Decimal
-    avg_order_value: Decimal
-    avg_return_rate: Decimal
+        return not any(self.files.values())
 
 
 @dataclass(frozen=True)

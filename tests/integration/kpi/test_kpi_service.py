@@ -366,7 +366,18 @@ def test_days_with_rows_reads_a_range_across_years_by_query(kpi_stack: KpiStack)
     zero = Decimal("0.00")
     days = [date(2023, 12, 30), date(2023, 12, 31), date(2024, 1, 1), date(2024, 1, 3)]
     repository.write_day_rows(
-        [DayKpi(day, 1, zero, 1, zero, 1) for day in days], Stamp("b", datetime.now(UTC))
+        [
+            DayKpi(
+                order_date=day,
+                total_orders=1,
+                total_revenue=zero,
+                total_items_sold=1,
+                return_rate=zero,
+                unique_customers=1,
+            )
+            for day in days
+        ],
+        Stamp("b", datetime.now(UTC)),
     )
     # When the dates of Dec 31 to Jan 2 are asked for
     found = repository.days_with_rows(date(2023, 12, 31), date(2024, 1, 2))

@@ -3,7 +3,6 @@ curated data, equal to a computation from scratch; dates outside the range left 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -44,11 +43,26 @@ def spoil(pipeline: Pipeline) -> None:
     """KPI rows gone wrong: every day's orders doubled, a row on a day without orders."""
     repository = pipeline.repository
     for day, (row, stamp) in list(repository.days.items()):
-        repository.days[day] = (replace(row, total_orders=row.total_orders * 2), stamp)
+        repository.days[day] = (
+            row.model_copy(update={"total_orders": row.total_orders * 2}),
+            stamp,
+        )
     stale = Stamp("old", repository.days[MAR1][1].computed_at)
-    repository.days[MAR3] = (replace(repository.days[MAR1][0], order_date=MAR3), stale)
+    repository.days[MAR3] = (
+        repository.days[MAR1][0].model_copy(update={"order_date": MAR3}),
+        stale,
+    )
     zero = Decimal("0.00")
-    repository.categories[("Tops", MAR3)] = (CategoryKpi("Tops", MAR3, zero, zero, zero), stale)
+    repository.categories[("Tops", MAR3)] = (
+        CategoryKpi(
+            category="Tops",
+            order_date=MAR3,
+            daily_revenue=zero,
+            avg_order_value=zero,
+            avg_return_rate=zero,
+        ),
+        stale,
+    )
 
 
 def test_a_range_is_recomputed_as_from_scratch_and_other_dates_are_left(

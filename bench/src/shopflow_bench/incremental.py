@@ -145,11 +145,11 @@ class StateLayout:
         from shopflow_kpi.ports import CuratedFileRef
 
         refs = []
-        for kind in ("orders", "order_items", "products"):
-            for path in getattr(paths, kind):
+        for kind, kind_paths in paths.files.items():
+            for path in kind_paths:
                 stat = Path(path).stat()
                 version = f"{stat.st_size}-{stat.st_mtime_ns}"
-                refs.append(CuratedFileRef(kind, f"{path}@{version}", version, str(path)))
+                refs.append(CuratedFileRef(kind.value, f"{path}@{version}", version, str(path)))
         return refs
 
     def _load_missing(self, state: Any, refs: list[Any]) -> None:

@@ -72,11 +72,12 @@ def shopflow_kpi(spec: Spec) -> TaskResult:
 
     spec: curated {kind: [paths]}, memory_limit, threads, scratch, kpi_out (optional).
     """
+    from shopflow_contracts.rows import FileKind
     from shopflow_kpi.adapters.duckdb_engine import DuckDbEngine
     from shopflow_kpi.domain import compute_all_kpis, register_curated
 
     curated = _paths(spec["curated"])
-    items = parquet_rows(curated.order_items)
+    items = parquet_rows(curated.of(FileKind.ORDER_ITEMS))
     engine = DuckDbEngine(memory_limit=spec["memory_limit"], threads=int(spec["threads"]))
     scratch_root = Path(spec["scratch"])
     scratch_root.mkdir(parents=True, exist_ok=True)

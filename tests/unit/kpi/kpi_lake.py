@@ -32,9 +32,16 @@ _DEFAULTS: dict[FileKind, dict[str, Any]] = {
 
 
 def write_curated(
-    path: Path, kind: FileKind, rows: list[dict[str, Any]], *, ingest_seq: str, source_key: str
+    path: Path,
+    kind: FileKind,
+    rows: list[dict[str, Any]],
+    *,
+    ingest_seq: str,
+    source_key: str,
+    key_repeats: int | None = None,
 ) -> Path:
-    """Write ``rows`` (missing columns null or defaulted) with the curated schema of ``kind``."""
+    """Write ``rows`` (missing columns null or defaulted) with the curated schema of ``kind``;
+    with ``key_repeats``, the file says so in its metadata as the validator does."""
     columns = columns_of(kind)
     typed = [(c, curated_type(c)) for c in columns] + [
         ("_ingest_seq", "VARCHAR"),
@@ -51,7 +58,10 @@ def write_curated(
             values = [{**_DEFAULTS[kind], **row}.get(c) for c in columns]
             values += [ingest_seq, source_key, line]
             con.execute(f"INSERT INTO t VALUES ({', '.join('?' * len(typed))})", values)
-        con.execute(f"COPY t TO '{path}' (FORMAT parquet)")
+        metadata = ""
+        if key_repeats is not None:
+            metadata = f", KV_METADATA {{'shopflow.key_repeats': '{key_repeats}'}}"
+        con.execute(f"COPY t TO '{path}' (FORMAT parquet{metadata})")
     return path
 
 
@@ -67,7 +77,13 @@ class CuratedLake:
     files: list[tuple[str, FileKind, Path]] = field(default_factory=list)
 
     def add(
-        self, batch: str, kind: FileKind, rows: list[dict[str, Any]], *, seq: str | None = None
+        self,
+        batch: str,
+        kind: FileKind,
+        rows: list[dict[str, Any]],
+        *,
+        seq: str | None = None,
+        key_repeats: int | None = None,
     ) -> Path:
         ingest_seq = seq or f"{len(self.files) + 1:06d}"
         stem = f"{kind.value}-{len(self.files) + 1}"
@@ -78,6 +94,7 @@ class CuratedLake:
             rows,
             ingest_seq=ingest_seq,
             source_key=f"raw/batch={batch}/{kind.value}/{stem}.csv",
+            key_repeats=key_repeats,
         )
         self.files.append((batch, kind, path))
         return path

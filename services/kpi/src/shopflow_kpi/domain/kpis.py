@@ -403,36 +403,35 @@ EVERY_DATE = Step(
     ("curated_orders",),
     "SELECT DISTINCT order_date FROM curated_orders WHERE order_date IS NOT NULL",
 )
+
+
 # Two ways to the versions the KPIs of kpi_dates read, each creating the view order_versions
 # first and the view item_versions once counted_orders exists.
 # For chosen dates: every version of every order that has any version on a chosen date (the
 # current version of an order now on a chosen date is always among them), and every version
 # of the items that name one of the counted orders; the work follows the dates.
-NARROWED_ORDER_STEPS = (
-    Step(
-        "kpi_order_ids",
-        ("curated_orders", "kpi_dates"),
-        "SELECT DISTINCT order_id FROM curated_orders SEMI JOIN kpi_dates USING (order_date)",
-    ),
-    Step(
-        "dated_order_versions",
-        ("curated_orders", "kpi_order_ids"),
-        f"SELECT {_ORDER_COLUMNS} FROM curated_orders SEMI JOIN kpi_order_ids USING (order_id)",
-    ),
-    Step("order_versions", ("dated_order_versions",), "FROM dated_order_versions", keep="view"),
+def _narrowed(
+    versions: str, curated: str, key: str, columns: str, by: str, on: str
+) -> tuple[Step, ...]:
+    """The view ``versions``: every version in ``curated`` of each ``key`` that has a version
+    whose ``on`` is in the relation ``by``."""
+    keys, kept = f"narrowed_{versions}_keys", f"narrowed_{versions}"
+    return (
+        Step(
+            keys, (curated, by), f"SELECT DISTINCT {key} FROM {curated} SEMI JOIN {by} USING ({on})"
+        ),
+        Step(
+            kept, (curated, keys), f"SELECT {columns} FROM {curated} SEMI JOIN {keys} USING ({key})"
+        ),
+        Step(versions, (kept,), f"FROM {kept}", keep="view"),
+    )
+
+
+NARROWED_ORDER_STEPS = _narrowed(
+    "order_versions", "curated_orders", "order_id", _ORDER_COLUMNS, "kpi_dates", "order_date"
 )
-NARROWED_ITEM_STEPS = (
-    Step(
-        "kpi_item_ids",
-        ("curated_order_items", "counted_orders"),
-        "SELECT DISTINCT id FROM curated_order_items SEMI JOIN counted_orders USING (order_id)",
-    ),
-    Step(
-        "dated_item_versions",
-        ("curated_order_items", "kpi_item_ids"),
-        f"SELECT {_ITEM_COLUMNS} FROM curated_order_items SEMI JOIN kpi_item_ids USING (id)",
-    ),
-    Step("item_versions", ("dated_item_versions",), "FROM dated_item_versions", keep="view"),
+NARROWED_ITEM_STEPS = _narrowed(
+    "item_versions", "curated_order_items", "id", _ITEM_COLUMNS, "counted_orders", "order_id"
 )
 # For every date: every version, nothing to narrow, read where it lies.
 EVERY_ORDER_STEPS = (

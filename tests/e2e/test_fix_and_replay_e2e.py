@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from e2e_stack import SAMPLE, Pipeline, as_csv
 from reference_kpis import reference_kpis
-from shopflow_cli import operations
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 from shopflow_contracts.messages import RunFailed, RunSucceeded
 
 pytestmark = pytest.mark.e2e
@@ -63,8 +63,8 @@ def kpi_rows(text: str) -> list[dict[str, str]]:
 def expected(files: list[Path]) -> tuple[str, str]:
     categories, days = reference_kpis(files)
     return (
-        as_csv(categories, operations.CATEGORY_COLUMNS),
-        as_csv(days, operations.DAY_COLUMNS),
+        as_csv(categories, CATEGORY_KPI_COLUMNS),
+        as_csv(days, DAY_KPI_COLUMNS),
     )
 
 

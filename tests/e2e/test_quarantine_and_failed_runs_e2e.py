@@ -13,6 +13,7 @@ import pytest
 from e2e_stack import SAMPLE, Pipeline, as_csv
 from reference_kpis import reference_kpis
 from shopflow_cli import operations
+from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
 from shopflow_contracts.messages import RunFailed, RunPartial, RunSucceeded, TaskFailure
 
 pytestmark = pytest.mark.e2e
@@ -42,8 +43,8 @@ def shopflow_status(pipeline: Pipeline) -> str:
 def expected_export(files: list[Path]) -> tuple[str, str]:
     categories, days = reference_kpis(files)
     return (
-        as_csv(categories, operations.CATEGORY_COLUMNS),
-        as_csv(days, operations.DAY_COLUMNS),
+        as_csv(categories, CATEGORY_KPI_COLUMNS),
+        as_csv(days, DAY_KPI_COLUMNS),
     )
 
 

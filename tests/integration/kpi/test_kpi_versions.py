@@ -27,11 +27,24 @@ DAY = date(2025, 3, 1)
 
 
 def day(orders: int) -> DayKpi:
-    return DayKpi(DAY, orders, Decimal(orders * 10), orders, Decimal("0.00"), orders)
+    return DayKpi(
+        order_date=DAY,
+        total_orders=orders,
+        total_revenue=Decimal(orders * 10),
+        total_items_sold=orders,
+        return_rate=Decimal("0.00"),
+        unique_customers=orders,
+    )
 
 
 def category(name: str, revenue: int) -> CategoryKpi:
-    return CategoryKpi(name, DAY, Decimal(revenue), Decimal(revenue), Decimal("0.00"))
+    return CategoryKpi(
+        category=name,
+        order_date=DAY,
+        daily_revenue=Decimal(revenue),
+        avg_order_value=Decimal(revenue),
+        avg_return_rate=Decimal("0.00"),
+    )
 
 
 class Tables:

@@ -256,6 +256,7 @@ class StackOutputs(BaseModel):
             "SHOPFLOW_CATEGORY_KPIS_TABLE": self.category_kpis_table,
             "SHOPFLOW_DATA_BUCKET": self.data_bucket,
             "SHOPFLOW_STATE_MACHINE_ARN": self.state_machine_arn,
+            "SHOPFLOW_LEDGER_TABLE": self.ledger_table,
         }
 
 

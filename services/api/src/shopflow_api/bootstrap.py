@@ -45,7 +45,10 @@ async def open_services(settings: ApiSettings) -> AsyncIterator[Services]:
         }
         yield Services(
             kpis=DynamoKpiStore(
-                clients["dynamodb"], settings.daily_kpis_table, settings.category_kpis_table
+                clients["dynamodb"],
+                settings.daily_kpis_table,
+                settings.category_kpis_table,
+                settings.ledger_table,
             ),
             runs=StepFunctionsRunHistory(clients["stepfunctions"], settings.state_machine_arn),
             reports=S3ReportStore(clients["s3"], settings.data_bucket),

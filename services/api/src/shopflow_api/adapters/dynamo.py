@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from shopflow_runtime import kpi_versions
 
 from shopflow_api.domain.model import CategoryKpis, DayKpis
 from shopflow_api.domain.queries import DateRange
@@ -20,23 +22,25 @@ BATCH_GET_ATTEMPTS = 8
 LATEST_DAY_YEARS = 30
 
 
-def _value(attribute: dict[str, Any]) -> Any:
-    """A DynamoDB attribute as Python: numbers as ``Decimal`` from their text (exact)."""
-    if "N" in attribute:
-        return Decimal(attribute["N"])
-    if "S" in attribute:
-        return attribute["S"]
-    if "NULL" in attribute:
-        return None
-    raise ValueError(f"unexpected attribute type {sorted(attribute)}")
+_DESERIALIZER = TypeDeserializer()
+
+
+class _Answered:
+    """The pointer's GetItem response, already awaited, for ``kpi_versions.read_published``."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        self._response = response
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return self._response
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _value(attribute) for name, attribute in item.items()}
+    """A DynamoDB item as Python values (numbers ``Decimal``, exact)."""
+    return {name: _DESERIALIZER.deserialize(attribute) for name, attribute in item.items()}
 
 
-def day_row(item: dict[str, Any]) -> DayKpis:
-    row = _plain(item)
+def day_row(row: dict[str, Any]) -> DayKpis:
     return DayKpis(
         order_date=date.fromisoformat(row["order_date"]),
         total_orders=int(row["total_orders"]),
@@ -49,8 +53,7 @@ def day_row(item: dict[str, Any]) -> DayKpis:
     )
 
 
-def category_row(item: dict[str, Any]) -> CategoryKpis:
-    row = _plain(item)
+def category_row(row: dict[str, Any]) -> CategoryKpis:
     return CategoryKpis(
         category=row["category"],
         order_date=date.fromisoformat(row["order_date"]),
@@ -63,10 +66,34 @@ def category_row(item: dict[str, Any]) -> CategoryKpis:
 
 
 class DynamoKpiStore:
-    def __init__(self, dynamodb_client: Any, daily_table: str, category_table: str) -> None:
+    def __init__(
+        self,
+        dynamodb_client: Any,
+        daily_table: str,
+        category_table: str,
+        ledger_table: str | None = None,
+    ) -> None:
         self._dynamodb = dynamodb_client
         self._daily_table = daily_table
         self._category_table = category_table
+        self._ledger_table = ledger_table
+
+    async def _published(self) -> kpi_versions.PublishedKpis:
+        """What readers may see (the published KPI version: both tables of one run); without
+        a ledger table every row as last written, deleted ones hidden."""
+        if self._ledger_table is None:
+            return kpi_versions.AS_WRITTEN
+        response = await self._dynamodb.get_item(
+            TableName=self._ledger_table, Key=kpi_versions.PUBLISHED_KEY, ConsistentRead=True
+        )
+        return kpi_versions.read_published(_Answered(response), self._ledger_table)
+
+    async def _visible(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not items:
+            return []
+        published = await self._published()
+        found = (kpi_versions.visible(_plain(item), published) for item in items)
+        return [row for row in found if row is not None]
 
     async def day(self, order_date: date) -> DayKpis | None:
         response = await self._dynamodb.get_item(
@@ -77,13 +104,15 @@ class DynamoKpiStore:
             },
         )
         item = response.get("Item")
-        return None if item is None else day_row(item)
+        rows = await self._visible([] if item is None else [item])
+        return day_row(rows[0]) if rows else None
 
     async def days(self, span: DateRange, limit: int) -> list[DayKpis]:
-        rows: list[DayKpis] = []
+        # Rows another version hides do not count: the range is read whole, then cut.
+        items: list[dict[str, Any]] = []
         for year in span.years():
             async for item in self._query(
-                limit - len(rows),
+                None,
                 TableName=self._daily_table,
                 KeyConditionExpression="order_year = :y AND order_date BETWEEN :a AND :b",
                 ExpressionAttributeValues={
@@ -92,10 +121,8 @@ class DynamoKpiStore:
                     ":b": {"S": span.last.isoformat()},
                 },
             ):
-                rows.append(day_row(item))
-            if len(rows) >= limit:
-                break
-        return rows
+                items.append(item)
+        return [day_row(row) for row in await self._visible(items)][:limit]
 
     async def categories_on(self, order_date: date) -> list[CategoryKpis]:
         # The index holds keys only (the template's projection): its Query says which
@@ -110,7 +137,7 @@ class DynamoKpiStore:
                 ExpressionAttributeValues={":d": {"S": order_date.isoformat()}},
             )
         ]
-        rows: list[CategoryKpis] = []
+        items: list[dict[str, Any]] = []
         for start in range(0, len(keys), BATCH_GET_LIMIT):
             pending: list[dict[str, Any]] = [
                 {"category": key["category"], "order_date": key["order_date"]}
@@ -120,10 +147,7 @@ class DynamoKpiStore:
                 response = await self._dynamodb.batch_get_item(
                     RequestItems={self._category_table: {"Keys": pending}}
                 )
-                rows.extend(
-                    category_row(item)
-                    for item in response.get("Responses", {}).get(self._category_table, [])
-                )
+                items.extend(response.get("Responses", {}).get(self._category_table, []))
                 left = response.get("UnprocessedKeys", {}).get(self._category_table)
                 if not left:
                     break
@@ -131,13 +155,14 @@ class DynamoKpiStore:
                 await asyncio.sleep(0.05)
             else:
                 raise RuntimeError(f"{len(pending)} category rows of {order_date} unread")
+        rows = [category_row(row) for row in await self._visible(items)]
         return sorted(rows, key=lambda row: row.category)
 
     async def category(self, category: str, span: DateRange, limit: int) -> list[CategoryKpis]:
-        return [
-            category_row(item)
+        items = [
+            item
             async for item in self._query(
-                limit,
+                None,
                 TableName=self._category_table,
                 KeyConditionExpression="#c = :c AND order_date BETWEEN :a AND :b",
                 ExpressionAttributeNames={"#c": "category"},
@@ -148,6 +173,7 @@ class DynamoKpiStore:
                 },
             )
         ]
+        return [category_row(row) for row in await self._visible(items)][:limit]
 
     async def latest_day(self, on_or_before: date | None = None) -> date | None:
         newest_year = on_or_before.year if on_or_before else datetime.now(UTC).year + 1
@@ -157,16 +183,20 @@ class DynamoKpiStore:
             if on_or_before is not None:
                 condition += " AND order_date <= :d"
                 values[":d"] = {"S": on_or_before.isoformat()}
-            response = await self._dynamodb.query(
-                TableName=self._daily_table,
-                KeyConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ProjectionExpression="order_date",
-                ScanIndexForward=False,
-                Limit=1,
-            )
-            if response.get("Items"):
-                return date.fromisoformat(response["Items"][0]["order_date"]["S"])
+            # Newest first, read on past rows the published version does not show.
+            newest = [
+                item
+                async for item in self._query(
+                    None,
+                    TableName=self._daily_table,
+                    KeyConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                    ScanIndexForward=False,
+                )
+            ]
+            shown = await self._visible(newest)
+            if shown:
+                return date.fromisoformat(shown[0]["order_date"])
         return None
 
     async def _query(self, limit: int | None, **request: Any) -> AsyncIterator[dict[str, Any]]:

@@ -47,6 +47,8 @@ REGION = "us-east-1"
 YEAR = 2024
 CATEGORIES = ("Accessories", "Dresses", "Jeans", "Outerwear & Coats", "Swim", "Tops & Tees")
 DAILY, CATEGORY = "bench-daily-kpis", "bench-category-kpis"
+# Holds the published KPI version the API reads as of (nothing published: rows as written).
+LEDGER = "bench-ledger"
 # /v1/days reads no runs; the setting is required all the same.
 UNUSED_STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:unused"
 
@@ -108,7 +110,14 @@ def _keys(hash_key: str, range_key: str) -> list[dict[str, str]]:
 
 
 def _create_tables(dynamodb: Any) -> None:
-    """The template's two KPI tables: keys, and the keys-only by_order_date index."""
+    """The template's two KPI tables (keys, and the keys-only by_order_date index) and the
+    ledger (``pk``, ``sk``)."""
+    dynamodb.create_table(
+        TableName=LEDGER,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        KeySchema=_keys("pk", "sk"),
+    )
     for table, hash_key, index in (
         (DAILY, "order_year", None),
         (CATEGORY, "category", "by_order_date"),
@@ -286,6 +295,7 @@ def run(clients: int, seconds: float) -> dict[str, Any]:
             "SHOPFLOW_AWS_REGION": REGION,
             "SHOPFLOW_DAILY_KPIS_TABLE": DAILY,
             "SHOPFLOW_CATEGORY_KPIS_TABLE": CATEGORY,
+            "SHOPFLOW_LEDGER_TABLE": LEDGER,
             "SHOPFLOW_DATA_BUCKET": "unused",
             "SHOPFLOW_STATE_MACHINE_ARN": UNUSED_STATE_MACHINE,
             "SHOPFLOW_HOST": "127.0.0.1",

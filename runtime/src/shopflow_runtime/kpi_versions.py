@@ -62,9 +62,16 @@ AS_WRITTEN = PublishedKpis(version=2**62)
 
 def read_published(dynamodb_client: Any, ledger_table: str) -> PublishedKpis:
     """The published version (strongly consistent read of the ledger's pointer)."""
-    item = dynamodb_client.get_item(
-        TableName=ledger_table, Key=PUBLISHED_KEY, ConsistentRead=True
-    ).get("Item")
+    return published_from_item(
+        dynamodb_client.get_item(
+            TableName=ledger_table, Key=PUBLISHED_KEY, ConsistentRead=True
+        ).get("Item")
+    )
+
+
+def published_from_item(item: Mapping[str, Any] | None) -> PublishedKpis:
+    """The pointer from its ledger item as DynamoDB returns it (None: nothing published
+    yet). Async readers GetItem ``PUBLISHED_KEY`` (ConsistentRead) themselves and parse here."""
     if item is None:
         return NOTHING_PUBLISHED
     return PublishedKpis(

@@ -101,6 +101,7 @@ class ApiStack:
     clients: dict[str, Any]
     daily_table: str
     category_table: str
+    ledger_table: str
     days: list[DayKpi]
 
 

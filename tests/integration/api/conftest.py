@@ -20,7 +20,7 @@ from api_stack import (
     finished,
     pipeline_definition,
 )
-from aws_resources import create_kpi_tables
+from aws_resources import create_kpi_tables, create_ledger_table
 from report_bodies import report_body
 from shopflow_kpi.adapters.dynamo import DynamoKpiRepository
 from shopflow_kpi.ports import Stamp
@@ -36,11 +36,15 @@ def api_stack(
     clients = {name: aws_client(name) for name in ("dynamodb", "s3", "stepfunctions")}
     daily, category = f"api-daily-{suffix}", f"api-category-{suffix}"
     create_kpi_tables(clients["dynamodb"], daily, category)
+    ledger = create_ledger_table(clients["dynamodb"], f"api-ledger-{suffix}")
     days = day_rows()
-    repository = DynamoKpiRepository(clients["dynamodb"], daily, category)
+    # Written as a KPI run writes them: a version, both tables, then the published flip.
+    repository = DynamoKpiRepository(clients["dynamodb"], daily, category, ledger_table=ledger)
     stamp = Stamp(batch_id="b-api-test", computed_at=datetime(2025, 1, 20, 6, tzinfo=UTC))
+    repository.begin(stamp)
     repository.write_day_rows(days, stamp)
     repository.write_category_rows(category_rows(days), stamp)
+    repository.publish(stamp)
 
     bucket = f"api-data-{suffix}"
     clients["s3"].create_bucket(Bucket=bucket)
@@ -75,10 +79,11 @@ def api_stack(
         "SHOPFLOW_AWS_ENDPOINT_URL": moto_endpoint,
         "SHOPFLOW_DAILY_KPIS_TABLE": daily,
         "SHOPFLOW_CATEGORY_KPIS_TABLE": category,
+        "SHOPFLOW_LEDGER_TABLE": ledger,
         "SHOPFLOW_DATA_BUCKET": bucket,
         "SHOPFLOW_STATE_MACHINE_ARN": machine,
         "SHOPFLOW_MAX_PAGE_DAYS": "31",
     }
     log = tmp_path_factory.mktemp("api") / "api.log"
     with running_api(environment, log) as url:
-        yield ApiStack(url, clients, daily, category, days)
+        yield ApiStack(url, clients, daily, category, ledger, days)

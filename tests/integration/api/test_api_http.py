@@ -4,12 +4,16 @@ bad-input answers, the ETag round trip, and the numbers equal to the KPI tables'
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 from api_stack import CATEGORIES, REPORT_SOURCE, ApiStack
+from boto3.dynamodb.types import TypeDeserializer
+from shopflow_kpi.adapters.dynamo import DynamoKpiRepository
+from shopflow_kpi.ports import Stamp
+from shopflow_runtime.kpi_versions import row_values
 
 
 def get(stack: ApiStack, path: str, **params: Any) -> httpx.Response:
@@ -21,13 +25,12 @@ def exact(response: httpx.Response) -> Any:
     return json.loads(response.text, parse_float=Decimal)
 
 
-def table_item(stack: ApiStack, table: str, key: dict[str, str]) -> dict[str, Decimal | str]:
+def table_item(stack: ApiStack, table: str, key: dict[str, str]) -> dict[str, Any]:
+    """The row as stored (its own attributes, without the version bookkeeping)."""
     item = stack.clients["dynamodb"].get_item(
         TableName=table, Key={name: {"S": value} for name, value in key.items()}
     )["Item"]
-    return {
-        name: Decimal(value["N"]) if "N" in value else value["S"] for name, value in item.items()
-    }
+    return row_values({name: TypeDeserializer().deserialize(v) for name, v in item.items()})
 
 
 def test_every_day_of_a_range_equals_the_table_to_the_cent(api_stack: ApiStack) -> None:
@@ -222,3 +225,37 @@ def test_health_openapi_and_changes(api_stack: ApiStack) -> None:
     ):
         assert path in paths, path
     assert get(api_stack, "/v1/changes").json()["token"]
+
+
+def test_a_kpi_run_that_has_not_published_is_not_seen_until_it_does(api_stack: ApiStack) -> None:
+    # Given a KPI run that has rewritten one day in both tables but not yet published
+    day = api_stack.days[0]
+    changed = day.model_copy(update={"total_revenue": day.total_revenue + Decimal("100.00")})
+    dynamodb = api_stack.clients["dynamodb"]
+    writer = DynamoKpiRepository(
+        dynamodb,
+        api_stack.daily_table,
+        api_stack.category_table,
+        ledger_table=api_stack.ledger_table,
+    )
+    stamp = Stamp(batch_id="b-api-unpublished", computed_at=datetime(2025, 1, 21, 6, tzinfo=UTC))
+    writer.begin(stamp)
+    writer.write_day_rows([changed], stamp)
+    path = f"/v1/days/{day.order_date.isoformat()}"
+    # Then the API answers with the published run's numbers, in the day and in a range
+    assert exact(get(api_stack, path))["total_revenue"] == day.total_revenue
+    first = exact(
+        get(
+            api_stack,
+            "/v1/days",
+            **{"from": day.order_date.isoformat(), "to": day.order_date.isoformat()},
+        )
+    )
+    assert [item["total_revenue"] for item in first["items"]] == [day.total_revenue]
+    # When that run dies and the next run writes the day back as it was, and publishes
+    again = Stamp(batch_id="b-api-test", computed_at=datetime(2025, 1, 20, 6, tzinfo=UTC))
+    writer.begin(again)
+    writer.write_day_rows([day], again)
+    writer.publish(again)
+    # Then the dead run's numbers were never seen, and the day reads as before
+    assert exact(get(api_stack, path))["total_revenue"] == day.total_revenue

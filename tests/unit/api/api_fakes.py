@@ -21,6 +21,9 @@ class FakeKpiStore:
         self.categories = categories
         self.calls: list[str] = []
 
+    async def pinned(self) -> FakeKpiStore:
+        return self
+
     async def day(self, order_date: date) -> DayKpis | None:
         self.calls.append("day")
         return self.days_by_date.get(order_date)
@@ -83,6 +86,7 @@ def api_settings(**fields: Any) -> ApiSettings:
     return ApiSettings(
         daily_kpis_table="daily",
         category_kpis_table="category",
+        ledger_table="ledger",
         data_bucket="data",
         state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:pipeline",
         **fields,

@@ -46,6 +46,15 @@ def test_the_api_role_only_reads_the_kpi_tables_runs_and_reports(template: dict[
         {"Fn::GetAtt": ["DailyKpisTable", "Arn"]},
         {"Fn::GetAtt": ["CategoryKpisTable", "Arn"]},
     ]
+    # Of the ledger, only the published KPI version every request reads as of
+    published = by_sid["ReadPublishedKpiVersion"]
+    assert (published["Action"], published["Resource"]) == (
+        "dynamodb:GetItem",
+        {"Fn::GetAtt": ["LedgerTable", "Arn"]},
+    )
+    assert published["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["PUBLISHED#*"]}
+    }
 
 
 def test_the_load_balancer_is_internal_unless_exposed_and_then_signs_users_in(

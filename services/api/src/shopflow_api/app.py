@@ -36,6 +36,7 @@ from shopflow_api.domain.queries import (
 )
 from shopflow_api.domain.runs import run_view
 from shopflow_api.domain.summary import comparison_dates, summarise
+from shopflow_api.ports import KpiStore
 from shopflow_api.settings import ApiSettings
 
 STATIC = files("shopflow_api") / "static"
@@ -101,6 +102,15 @@ def create_app(settings: ApiSettings, services_factory: ServicesFactory = open_s
     def services(request: Request) -> Services:
         found: Services = request.app.state.services
         return found
+
+    async def kpis(request: Request) -> KpiStore:
+        """The KPI tables as of one published version for the whole request: a summary's
+        day, its comparisons and its categories all come from the same run."""
+        pinned: KpiStore | None = getattr(request.state, "kpis", None)
+        if pinned is None:
+            pinned = await services(request).kpis.pinned()
+            request.state.kpis = pinned
+        return pinned
 
     def cached(request: Request, content: Any) -> Response:
         body = render(content)
@@ -169,7 +179,7 @@ def create_app(settings: ApiSettings, services_factory: ServicesFactory = open_s
         is the URL of the following page (null on the last)."""
         span = parse_range(from_, to, default_days=settings.default_range_days)
         size = parse_limit(limit, default=settings.max_page_days, maximum=settings.max_page_days)
-        rows = await services(request).kpis.days(span, size + 1)
+        rows = await (await kpis(request)).days(span, size + 1)
         page = page_of(rows, size, lambda row: row.order_date)
         return cached(request, page_json(page, span, request))
 
@@ -177,7 +187,7 @@ def create_app(settings: ApiSettings, services_factory: ServicesFactory = open_s
     async def one_day(request: Request, day: str) -> Response:
         """One day's KPIs; 404 when the day had no counted orders."""
         wanted = parse_date("date", day)
-        found = await services(request).kpis.day(wanted)
+        found = await (await kpis(request)).day(wanted)
         if found is None:
             raise NotFound(f"no KPIs for {wanted.isoformat()}: no counted orders that day")
         return cached(request, found.as_json())
@@ -185,7 +195,7 @@ def create_app(settings: ApiSettings, services_factory: ServicesFactory = open_s
     async def chosen_day(request: Request, text: str | None) -> date:
         if text is not None:
             return parse_date("date", text)
-        latest = await services(request).kpis.latest_day()
+        latest = await (await kpis(request)).latest_day()
         if latest is None:
             raise NotFound("no KPIs yet: no run has computed any")
         return latest
@@ -197,8 +207,8 @@ def create_app(settings: ApiSettings, services_factory: ServicesFactory = open_s
     ) -> Response:
         """Every category's KPIs on one day, by revenue (highest first)."""
         day = await chosen_day(request, date_)
-        rows = await services(request).kpis.categories_on(day)
-        if not rows and await services(request).kpis.day(day) is None:
+        rows = await (await kpis(request)).categories_on(day)
+        if not rows and await (await kpis(request)).day(day) is None:
             raise NotFound(f"no KPIs for {day.isoformat()}: no counted orders that day")
         ranked = sorted(rows, key=lambda row: (-row.daily_revenue, row.category))
         return cached(request, {"date": day.isoformat(), "items": [r.as_json() for r in ranked]})
@@ -215,7 +225,7 @@ def create_app(settings: ApiSettings, services_factory: ServicesFactory = open_s
         a category no day has, with the known ones listed."""
         span = parse_range(from_, to, default_days=settings.default_range_days)
         size = parse_limit(limit, default=settings.max_page_days, maximum=settings.max_page_days)
-        store = services(request).kpis
+        store = await kpis(request)
         rows = await store.category(category, span, size + 1)
         if not rows:
             # Known: the categories of the latest day (a Query, where a list of every
@@ -233,7 +243,7 @@ def create_app(settings: ApiSettings, services_factory: ServicesFactory = open_s
     ) -> Response:
         """How a day went: its totals and average order value, each against the day before
         and the same weekday a week before, and its top categories by revenue."""
-        store = services(request).kpis
+        store = await kpis(request)
         day = await chosen_day(request, date_)
         found = await store.day(day)
         if found is None:

@@ -11,6 +11,10 @@ from shopflow_api.domain.runs import Execution
 
 
 class KpiStore(Protocol):
+    async def pinned(self) -> KpiStore:
+        """This store as of the KPI version published now: both tables of one run."""
+        ...
+
     async def day(self, order_date: date) -> DayKpis | None: ...
 
     async def days(self, span: DateRange, limit: int) -> list[DayKpis]:

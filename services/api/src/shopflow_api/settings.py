@@ -15,13 +15,11 @@ from shopflow_runtime.settings import AwsSettings
 class ApiSettings(AwsSettings):
     daily_kpis_table: str
     category_kpis_table: str
+    ledger_table: str = Field(
+        description="Holds the published KPI version (PUBLISHED#kpi) every read follows."
+    )
     data_bucket: str = Field(description="Where the validation reports are (reports/).")
     state_machine_arn: str = Field(description="The pipeline whose executions are the runs.")
-    ledger_table: str | None = Field(
-        default=None,
-        description="Holds the published KPI version (PUBLISHED#kpi): readers see both KPI "
-        "tables of one run. Unset: every row as last written.",
-    )
 
     host: str = Field(default="127.0.0.1", description="0.0.0.0 in a container.")
     port: int = Field(default=8080, ge=1, le=65_535)

@@ -1,6 +1,12 @@
 """The two KPI tables, read with the access patterns they were designed for (docs/kpis.md):
 GetItem for a day, Query for a range of days (one per year spanned), for a category over a
-range, and on the ``by_order_date`` index for a day's categories. Never a Scan."""
+range, and on the ``by_order_date`` index for a day's categories. Never a Scan.
+
+Every row is read as of one published KPI version (``shopflow_runtime.kpi_versions``): a
+KPI run writes the two tables with many writes and flips the ledger's ``PUBLISHED#kpi``
+pointer after both, so a request that reads the pointer once (``pinned``) answers from one
+run's tables, never half of the next one's; deleted rows and rows of unpublished runs are
+passed over."""
 
 from __future__ import annotations
 
@@ -10,7 +16,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from shopflow_runtime import kpi_versions
+from shopflow_runtime.kpi_versions import (
+    NOTHING_PUBLISHED,
+    PUBLISHED_KEY,
+    PublishedKpis,
+    published_from_item,
+    visible,
+)
 
 from shopflow_api.domain.model import CategoryKpis, DayKpis
 from shopflow_api.domain.queries import DateRange
@@ -25,18 +37,8 @@ LATEST_DAY_YEARS = 30
 _DESERIALIZER = TypeDeserializer()
 
 
-class _Answered:
-    """The pointer's GetItem response, already awaited, for ``kpi_versions.read_published``."""
-
-    def __init__(self, response: dict[str, Any]) -> None:
-        self._response = response
-
-    def get_item(self, **_: Any) -> dict[str, Any]:
-        return self._response
-
-
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB item as Python values (numbers ``Decimal``, exact)."""
+    """A DynamoDB item as Python: numbers as ``Decimal`` from their text (exact)."""
     return {name: _DESERIALIZER.deserialize(attribute) for name, attribute in item.items()}
 
 
@@ -71,29 +73,36 @@ class DynamoKpiStore:
         dynamodb_client: Any,
         daily_table: str,
         category_table: str,
-        ledger_table: str | None = None,
+        ledger_table: str,
+        published: PublishedKpis | None = None,
     ) -> None:
         self._dynamodb = dynamodb_client
         self._daily_table = daily_table
         self._category_table = category_table
         self._ledger_table = ledger_table
+        # None until pinned: a store used unpinned reads the pointer on each call.
+        self._published = published
 
-    async def _published(self) -> kpi_versions.PublishedKpis:
-        """What readers may see (the published KPI version: both tables of one run); without
-        a ledger table every row as last written, deleted ones hidden."""
-        if self._ledger_table is None:
-            return kpi_versions.AS_WRITTEN
+    async def pinned(self) -> DynamoKpiStore:
+        """This store as of the version published now (one consistent GetItem)."""
         response = await self._dynamodb.get_item(
-            TableName=self._ledger_table, Key=kpi_versions.PUBLISHED_KEY, ConsistentRead=True
+            TableName=self._ledger_table, Key=PUBLISHED_KEY, ConsistentRead=True
         )
-        return kpi_versions.read_published(_Answered(response), self._ledger_table)
+        return DynamoKpiStore(
+            self._dynamodb,
+            self._daily_table,
+            self._category_table,
+            self._ledger_table,
+            published_from_item(response.get("Item")),
+        )
 
-    async def _visible(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not items:
-            return []
-        published = await self._published()
-        found = (kpi_versions.visible(_plain(item), published) for item in items)
-        return [row for row in found if row is not None]
+    async def _version(self) -> PublishedKpis:
+        if self._published is not None:
+            return self._published
+        return (await self.pinned())._published or NOTHING_PUBLISHED
+
+    async def _visible(self, item: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if item is None else visible(_plain(item), await self._version())
 
     async def day(self, order_date: date) -> DayKpis | None:
         response = await self._dynamodb.get_item(
@@ -103,16 +112,14 @@ class DynamoKpiStore:
                 "order_date": {"S": order_date.isoformat()},
             },
         )
-        item = response.get("Item")
-        rows = await self._visible([] if item is None else [item])
-        return day_row(rows[0]) if rows else None
+        row = await self._visible(response.get("Item"))
+        return None if row is None else day_row(row)
 
     async def days(self, span: DateRange, limit: int) -> list[DayKpis]:
-        # Rows another version hides do not count: the range is read whole, then cut.
-        items: list[dict[str, Any]] = []
+        rows: list[DayKpis] = []
         for year in span.years():
-            async for item in self._query(
-                None,
+            async for row in self._query(
+                limit - len(rows),
                 TableName=self._daily_table,
                 KeyConditionExpression="order_year = :y AND order_date BETWEEN :a AND :b",
                 ExpressionAttributeValues={
@@ -121,23 +128,24 @@ class DynamoKpiStore:
                     ":b": {"S": span.last.isoformat()},
                 },
             ):
-                items.append(item)
-        return [day_row(row) for row in await self._visible(items)][:limit]
+                rows.append(day_row(row))
+            if len(rows) >= limit:
+                break
+        return rows
 
     async def categories_on(self, order_date: date) -> list[CategoryKpis]:
         # The index holds keys only (the template's projection): its Query says which
         # categories the day has, BatchGetItem reads their rows.
         keys = [
             item
-            async for item in self._query(
-                None,
+            async for item in self._query_items(
                 TableName=self._category_table,
                 IndexName=CATEGORY_DATE_INDEX,
                 KeyConditionExpression="order_date = :d",
                 ExpressionAttributeValues={":d": {"S": order_date.isoformat()}},
             )
         ]
-        items: list[dict[str, Any]] = []
+        rows: list[CategoryKpis] = []
         for start in range(0, len(keys), BATCH_GET_LIMIT):
             pending: list[dict[str, Any]] = [
                 {"category": key["category"], "order_date": key["order_date"]}
@@ -147,7 +155,10 @@ class DynamoKpiStore:
                 response = await self._dynamodb.batch_get_item(
                     RequestItems={self._category_table: {"Keys": pending}}
                 )
-                items.extend(response.get("Responses", {}).get(self._category_table, []))
+                for item in response.get("Responses", {}).get(self._category_table, []):
+                    row = await self._visible(item)
+                    if row is not None:
+                        rows.append(category_row(row))
                 left = response.get("UnprocessedKeys", {}).get(self._category_table)
                 if not left:
                     break
@@ -155,14 +166,13 @@ class DynamoKpiStore:
                 await asyncio.sleep(0.05)
             else:
                 raise RuntimeError(f"{len(pending)} category rows of {order_date} unread")
-        rows = [category_row(row) for row in await self._visible(items)]
         return sorted(rows, key=lambda row: row.category)
 
     async def category(self, category: str, span: DateRange, limit: int) -> list[CategoryKpis]:
-        items = [
-            item
-            async for item in self._query(
-                None,
+        return [
+            category_row(row)
+            async for row in self._query(
+                limit,
                 TableName=self._category_table,
                 KeyConditionExpression="#c = :c AND order_date BETWEEN :a AND :b",
                 ExpressionAttributeNames={"#c": "category"},
@@ -173,7 +183,6 @@ class DynamoKpiStore:
                 },
             )
         ]
-        return [category_row(row) for row in await self._visible(items)][:limit]
 
     async def latest_day(self, on_or_before: date | None = None) -> date | None:
         newest_year = on_or_before.year if on_or_before else datetime.now(UTC).year + 1
@@ -183,34 +192,46 @@ class DynamoKpiStore:
             if on_or_before is not None:
                 condition += " AND order_date <= :d"
                 values[":d"] = {"S": on_or_before.isoformat()}
-            # Newest first, read on past rows the published version does not show.
-            newest = [
-                item
-                async for item in self._query(
-                    None,
-                    TableName=self._daily_table,
-                    KeyConditionExpression=condition,
-                    ExpressionAttributeValues=values,
-                    ScanIndexForward=False,
-                )
-            ]
-            shown = await self._visible(newest)
-            if shown:
-                return date.fromisoformat(shown[0]["order_date"])
+            # Newest first, a few at a time: the newest row may be deleted or unpublished.
+            async for row in self._query(
+                1,
+                page_size=10,
+                TableName=self._daily_table,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ScanIndexForward=False,
+            ):
+                return date.fromisoformat(str(row["order_date"]))
         return None
 
-    async def _query(self, limit: int | None, **request: Any) -> AsyncIterator[dict[str, Any]]:
-        """Items of one Query, page by page, stopping after ``limit`` (None: all)."""
+    async def _query(
+        self, limit: int, page_size: int | None = None, **request: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The first ``limit`` rows of one Query that readers of the version see (a
+        deleted or unpublished row takes a place in a page, not in the answer)."""
         left = limit
-        while left is None or left > 0:
+        if left <= 0:
+            return
+        async for item in self._query_items(page_size or limit, **request):
+            row = await self._visible(item)
+            if row is None:
+                continue
+            yield row
+            left -= 1
+            if left == 0:
+                return
+
+    async def _query_items(
+        self, page_size: int | None = None, **request: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of one Query, page by page (``page_size`` items a page; None: 1 MB)."""
+        while True:
             page_request = dict(request)
-            if left is not None:
-                page_request["Limit"] = left
+            if page_size is not None:
+                page_request["Limit"] = page_size
             response = await self._dynamodb.query(**page_request)
             for item in response.get("Items", []):
                 yield item
-            if left is not None:
-                left -= len(response.get("Items", []))
             start = response.get("LastEvaluatedKey")
             if not start:
                 return

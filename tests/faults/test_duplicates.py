@@ -173,11 +173,14 @@ def test_the_same_command_delivered_twice_at_once_to_two_workers(scenarios: Scen
     outcome = scenarios.run(plan, act=act)
 
     # Then every command of every run was copied, and both copies were worked on (each of
-    # them was held at receipt: twice as many holds as commands)
+    # them was held at receipt: at least twice as many holds as commands; a copy may also be
+    # received once more, when its visibility lapsed on a loaded machine: SQS's at-least-once,
+    # which the KPI and accounting checks of scenarios.run cover)
     assert len(outcome.runs) == 1
     assert copied == {(run.name, state) for run in outcome.runs for state in STATES}
     holds = Counter(fired.point.split(".", 1)[0] for fired in outcome.fired)
-    assert holds == {stage: 2 * len(outcome.runs) for stage in ("load", "validate", "kpi")}
+    assert set(holds) == {"load", "validate", "kpi"}
+    assert all(holds[stage] >= 2 * len(outcome.runs) for stage in holds), holds
     worked = Counter(
         (record["run_id"], record["stage"])
         for instance in scenarios.stack.workers()

@@ -22,8 +22,14 @@ def create_ledger_table(dynamodb: Any, name: str) -> str:
     return name
 
 
-def create_kpi_tables(dynamodb: Any, daily: str, category: str) -> None:
-    """The two KPI tables with the template's keys and the ``by_order_date`` index."""
+def create_kpi_tables(
+    dynamodb: Any, daily: str, category: str, index_projection: str = "KEYS_ONLY"
+) -> None:
+    """The two KPI tables with the template's keys and the ``by_order_date`` index.
+
+    The index projects keys only unless told otherwise, so a service that reads attributes
+    from it fails here; the template projects ALL, which readers of the index rows (the CLI)
+    are tested against."""
     dynamodb.create_table(
         TableName=daily,
         BillingMode="PAY_PER_REQUEST",
@@ -54,8 +60,7 @@ def create_kpi_tables(dynamodb: Any, daily: str, category: str) -> None:
                     {"AttributeName": "order_date", "KeyType": "HASH"},
                     {"AttributeName": "category", "KeyType": "RANGE"},
                 ],
-                # Keys only: the service must not depend on attributes projected into the GSI.
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
+                "Projection": {"ProjectionType": index_projection},
             }
         ],
     )

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 import pytest
-from aws_resources import create_ledger_table
+from aws_resources import create_kpi_tables, create_ledger_table
 from shopflow_cli import main as cli
 from shopflow_cli.deploy import StackOutputs
 from shopflow_cli.localstack import StackState
@@ -37,41 +37,6 @@ CATEGORIES = [
 ]
 
 
-def _create_kpi_tables(dynamodb: Any, daily: str, category: str) -> None:
-    strings = [{"AttributeName": n, "AttributeType": "S"} for n in ("order_year", "order_date")]
-    dynamodb.create_table(
-        TableName=daily,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=strings,
-        KeySchema=[
-            {"AttributeName": "order_year", "KeyType": "HASH"},
-            {"AttributeName": "order_date", "KeyType": "RANGE"},
-        ],
-    )
-    dynamodb.create_table(
-        TableName=category,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "category", "AttributeType": "S"},
-            {"AttributeName": "order_date", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "category", "KeyType": "HASH"},
-            {"AttributeName": "order_date", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_order_date",
-                "KeySchema": [
-                    {"AttributeName": "order_date", "KeyType": "HASH"},
-                    {"AttributeName": "category", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},  # as the template has it
-            }
-        ],
-    )
-
-
 @pytest.fixture
 def state_file(
     tmp_path: Path, moto_endpoint: str, aws_client: Callable[[str], Any], unique_name: Any
@@ -81,7 +46,7 @@ def state_file(
     bucket, daily, category = unique_name("data"), unique_name("days"), unique_name("cats")
     aws_client("s3").create_bucket(Bucket=bucket)
     dynamodb = aws_client("dynamodb")
-    _create_kpi_tables(dynamodb, daily, category)
+    create_kpi_tables(dynamodb, daily, category, index_projection="ALL")  # as the template has it
     ledger = create_ledger_table(dynamodb, unique_name("ledger"))
     for day, orders, revenue, rate in DAYS:
         dynamodb.put_item(

@@ -12,8 +12,8 @@ class SqlEngine(Protocol):
     """Where validation's SQL runs (``adapters.duckdb_engine``): the domain asks for a
     database, the engine decides how much of the machine it may use."""
 
-    def connect(self, database: Path, spill_dir: Path) -> duckdb.DuckDBPyConnection:
-        """A database at ``database`` spilling to ``spill_dir``, its timestamps in UTC."""
+    def connect(self, spill_dir: Path) -> duckdb.DuckDBPyConnection:
+        """A fresh database of its own, spilling to ``spill_dir``, its timestamps in UTC."""
         ...
 
 

@@ -13,11 +13,18 @@ class DuckDbEngine:
     memory_limit: str = "512MB"
     threads: int = 2
 
-    def connect(self, database: Path, spill_dir: Path) -> duckdb.DuckDBPyConnection:
-        """A database file at ``database`` that spills to ``spill_dir`` rather than exceed
-        its memory limit; timestamps in UTC."""
+    def connect(self, spill_dir: Path) -> duckdb.DuckDBPyConnection:
+        """A fresh in-memory database that spills to ``spill_dir`` rather than exceed its
+        memory limit; timestamps in UTC.
+
+        In memory rather than in a database file (measured, issue 15): DuckDB compresses
+        and checkpoints the tables of a file database, which made writing the 2M-row
+        ``checked`` table of validation about 1.7x slower; an in-memory database still
+        evicts its blocks to ``spill_dir`` at the memory limit (6M rows of text under a
+        256 MB limit peaked at 441 MB RSS), so memory stays bounded at any file size.
+        """
         connection = duckdb.connect(
-            str(database),
+            ":memory:",
             config={
                 "memory_limit": self.memory_limit,
                 "threads": self.threads,

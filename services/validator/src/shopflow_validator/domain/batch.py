@@ -103,7 +103,7 @@ def _batch_orders(
         )
         + " END"
     )
-    connection = engine.connect(scratch / "orders.duckdb", _spill(scratch))
+    connection = engine.connect(_spill(scratch))
     try:
         connection.execute(
             f"""
@@ -135,7 +135,7 @@ def _num_of_item_mismatches(
     union = _versions_sql(items, "id, order_id, _source_line")
     if not union:
         return {}
-    connection = engine.connect(scratch / "items.duckdb", _spill(scratch))
+    connection = engine.connect(_spill(scratch))
     try:
         connection.execute(
             f"""

@@ -644,7 +644,7 @@ def _check_rows(
     key = next(spec for spec in specs if spec.name == PRIMARY_KEYS[kind])
     spill = scratch / "spill"
     spill.mkdir()
-    connection = engine.connect(scratch / "validate.duckdb", spill)
+    connection = engine.connect(spill)
     try:
         if against_batch_orders:
             load_batch_orders(connection, batch_orders)

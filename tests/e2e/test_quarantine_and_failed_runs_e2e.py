@@ -4,13 +4,14 @@ process)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from e2e_stack import SAMPLE, Pipeline, as_csv
+from e2e_stack import BATCH_WINDOW, SAMPLE, Pipeline, as_csv
 from reference_kpis import reference_kpis
 from shopflow_cli import operations
 from shopflow_contracts.kpis import CATEGORY_KPI_COLUMNS, DAY_KPI_COLUMNS
@@ -52,18 +53,42 @@ def test_good_files_and_one_junk_file_end_partial_with_the_good_files_kpis(
     pipeline: Pipeline, tmp_path: Path
 ) -> None:
     # Given the bundled sample and, in the same batch, an orders file mostly broken
-    junk = tmp_path / "orders-junk.csv"
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    good = [batch / path.name for path in operations.csv_files_under(SAMPLE)]
+    for copy in good:
+        shutil.copy(SAMPLE / copy.name, copy)
+    junk = batch / "orders-junk.csv"
     junk.write_text(
         ORDERS_HEADER + "1,7,complete,2025-03-01T16:14:26,,,,1\n"
         "x2,7,complete,2025-03-01T16:14:26,,,,1\n"
         "3,7,lost,2025-03-01T16:14:26,,,,1\n"
         "4,7,complete,yesterday,,,,1\n"
     )
-    good = operations.csv_files_under(SAMPLE)
-    pipeline.upload(*good, junk)
-    # When the pipeline settles
+    # When they are uploaded with 'shopflow upload --wait' and the pipeline settles
+    state_file = str(pipeline.stack.state_file)
+    uploaded = subprocess.run(
+        [
+            *CLI,
+            "upload",
+            str(batch),
+            "--wait",
+            "--batch-window",
+            str(BATCH_WINDOW),
+            "--state-file",
+            state_file,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     (execution,) = pipeline.settle()
-    # Then the run succeeded, through NotifyPartial
+    # Then upload says the run was PARTIAL, names the junk file, and exits 1: rows are missing
+    assert uploaded.returncode == 1, uploaded.stdout + uploaded.stderr
+    assert f"run {execution.name} PARTIAL" in uploaded.stdout
+    assert "quarantined landing/orders-junk.csv (orders): " in uploaded.stdout
+    # And the run succeeded, through NotifyPartial
     assert execution.status == "SUCCEEDED"
     states = pipeline.entered_states(execution)
     assert states[-2:] == ["RunOutcome", "NotifyPartial"] and "NotifySuccess" not in states

@@ -16,7 +16,12 @@ from shopflow_api.domain.summary import delta, percent_of, summarise
 
 def day(when: str, orders: int, revenue: str, rate: str = "0") -> DayKpis:
     return DayKpis(
-        date.fromisoformat(when), orders, Decimal(revenue), orders, Decimal(rate), orders
+        order_date=date.fromisoformat(when),
+        total_orders=orders,
+        total_revenue=Decimal(revenue),
+        total_items_sold=orders,
+        return_rate=Decimal(rate),
+        unique_customers=orders,
     )
 
 

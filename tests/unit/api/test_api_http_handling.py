@@ -11,13 +11,29 @@ from shopflow_api.app import create_app
 from shopflow_api.domain.model import CategoryKpis, DayKpis
 
 DAYS = [
-    DayKpis(date(2025, 1, n), 10, Decimal(f"{100 + n}.50"), 12, Decimal("10.00"), 9)
+    DayKpis(
+        order_date=date(2025, 1, n),
+        total_orders=10,
+        total_revenue=Decimal(f"{100 + n}.50"),
+        total_items_sold=12,
+        return_rate=Decimal("10.00"),
+        unique_customers=9,
+    )
     for n in range(1, 11)
 ]
-CATEGORIES = [
-    CategoryKpis("Jeans", date(2025, 1, 10), Decimal("60.10"), Decimal("30.05"), Decimal("0")),
-    CategoryKpis("Tops", date(2025, 1, 10), Decimal("80.00"), Decimal("40.00"), Decimal("50")),
-]
+
+
+def category(name: str, revenue: str, average: str, return_rate: str) -> CategoryKpis:
+    return CategoryKpis(
+        category=name,
+        order_date=date(2025, 1, 10),
+        daily_revenue=Decimal(revenue),
+        avg_order_value=Decimal(average),
+        avg_return_rate=Decimal(return_rate),
+    )
+
+
+CATEGORIES = [category("Jeans", "60.10", "30.05", "0"), category("Tops", "80.00", "40.00", "50")]
 
 
 def client(**settings: object) -> TestClient:

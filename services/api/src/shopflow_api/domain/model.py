@@ -1,4 +1,5 @@
-"""The rows the API reads back, with their numbers exact.
+"""The rows the API reads back, with their numbers exact: the contract's KPI rows
+(``shopflow_contracts.kpis``) plus what the tables keep beside them.
 
 DynamoDB keeps a number's digits but not its trailing zeros (``10.50`` comes back ``10.5``):
 money and rates are put back to their two places here, so every response spells them alike.
@@ -6,10 +7,18 @@ money and rates are put back to their two places here, so every response spells 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+
+from shopflow_contracts.kpis import (
+    CATEGORY_KPI_COLUMNS,
+    DAY_KPI_COLUMNS,
+    CategoryKpi,
+    DayKpi,
+    KpiRow,
+    kpi_unit,
+)
 
 CENT = Decimal("0.01")
 
@@ -32,14 +41,28 @@ def ratio_to_cents(numerator: Decimal, denominator: int) -> Decimal:
     return Decimal(sign * whole).scaleb(-2)
 
 
-@dataclass(frozen=True)
-class DayKpis:
-    order_date: date
-    total_orders: int
-    total_revenue: Decimal
-    total_items_sold: int
-    return_rate: Decimal
-    unique_customers: int
+def _json_of(row: KpiRow, columns: tuple[str, ...]) -> dict[str, Any]:
+    """``columns`` of ``row`` as JSON values: money and percentages to two places."""
+    model = type(row)
+    shown: dict[str, Any] = {}
+    for column in columns:
+        value = getattr(row, column)
+        if isinstance(value, date):
+            shown[column] = value.isoformat()
+        elif column in model.model_fields and kpi_unit(model, column) in ("money", "percent"):
+            shown[column] = cents(value)
+        else:
+            shown[column] = value
+    return shown
+
+
+# Beside its KPIs, a table row keeps when and by which batch it was computed (absent on rows
+# written before they were kept).
+
+
+class DayKpis(DayKpi):
+    """A day's row of the daily table: the contract's ``DayKpi`` as DynamoDB keeps it."""
+
     computed_at: str | None = None
     batch_id: str | None = None
 
@@ -49,36 +72,17 @@ class DayKpis:
         return ratio_to_cents(self.total_revenue, self.total_orders)
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "order_date": self.order_date.isoformat(),
-            "total_orders": self.total_orders,
-            "total_revenue": cents(self.total_revenue),
-            "total_items_sold": self.total_items_sold,
-            "avg_order_value": self.avg_order_value,
-            "return_rate": cents(self.return_rate),
-            "unique_customers": self.unique_customers,
-            "computed_at": self.computed_at,
-            "batch_id": self.batch_id,
-        }
+        # The average is shown right after the totals it is made of.
+        columns = list(DAY_KPI_COLUMNS)
+        columns.insert(columns.index("total_items_sold") + 1, "avg_order_value")
+        return _json_of(self, (*columns, "computed_at", "batch_id"))
 
 
-@dataclass(frozen=True)
-class CategoryKpis:
-    category: str
-    order_date: date
-    daily_revenue: Decimal
-    avg_order_value: Decimal
-    avg_return_rate: Decimal
+class CategoryKpis(CategoryKpi):
+    """A category's row of the category table: the contract's ``CategoryKpi`` as kept."""
+
     computed_at: str | None = None
     batch_id: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "category": self.category,
-            "order_date": self.order_date.isoformat(),
-            "daily_revenue": cents(self.daily_revenue),
-            "avg_order_value": cents(self.avg_order_value),
-            "avg_return_rate": cents(self.avg_return_rate),
-            "computed_at": self.computed_at,
-            "batch_id": self.batch_id,
-        }
+        return _json_of(self, (*CATEGORY_KPI_COLUMNS, "computed_at", "batch_id"))

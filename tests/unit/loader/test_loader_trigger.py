@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -29,6 +29,16 @@ def queue() -> FakeQueue:
     return FakeQueue()
 
 
+# A trigger that never waits: no batch window, no queue poll, no state-machine waits.
+NO_WAITS = TriggerConfig(
+    landing_prefix="landing/",
+    batch_window_seconds=0,
+    max_batch_objects=50,
+    poll_wait_seconds=0,
+    waits=WaitSeconds(check_data_loaded=0, wait_for_eventbridge=0),
+)
+
+
 @pytest.fixture
 def executions() -> FakeExecutions:
     return FakeExecutions()
@@ -45,13 +55,7 @@ def trigger(queue: FakeQueue, ledger: FakeLedger, executions: FakeExecutions) ->
         queue=queue,
         ledger=ledger,
         executions=executions,
-        config=TriggerConfig(
-            landing_prefix="landing/",
-            batch_window_seconds=0,
-            max_batch_objects=50,
-            poll_wait_seconds=0,
-            waits=WaitSeconds(check_data_loaded=0, wait_for_eventbridge=0),
-        ),
+        config=NO_WAITS,
     )
 
 
@@ -217,14 +221,7 @@ def second_trigger(
             queue=queue,
             ledger=ledger,
             executions=executions,
-            config=TriggerConfig(
-                landing_prefix="landing/",
-                batch_window_seconds=0,
-                max_batch_objects=50,
-                poll_wait_seconds=0,
-                waits=WaitSeconds(check_data_loaded=0, wait_for_eventbridge=0),
-                unstarted_claim_seconds=60,
-            ),
+            config=replace(NO_WAITS, unstarted_claim_seconds=60),
             wall_clock=lambda: clock[0],
         ),
         queue,

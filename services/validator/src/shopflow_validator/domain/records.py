@@ -316,7 +316,7 @@ def _first_problem(
     return None
 
 
-def _parse_header(raw: bytes) -> list[str]:
+def parse_header(raw: bytes) -> list[str]:
     return next(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")), [])
 
 
@@ -381,7 +381,7 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
             splitter.abandon_partial()
             error = FileError("corrupt_gzip", f"the gzip stream is corrupt: {problem}")
 
-    header = None if splitter.header is None else _parse_header(splitter.header)
+    header = None if splitter.header is None else parse_header(splitter.header)
     if error is None and splitter.header is not None and has_stray_cr(splitter.header):
         error = FileError(
             "stray_carriage_return",

@@ -131,7 +131,9 @@ def typed_expression(spec: ColumnSpec, money: MoneyMode) -> str:
         )
     if spec.type is ColumnType.VOCABULARY:
         allowed = ", ".join(sql_text(word) for word in spec.vocabulary)
-        return f"CASE WHEN lower({value}) IN ({allowed}) THEN lower({value}) END"
+        # list_contains, not IN: DuckDB plans a long IN list as a join, and a join keeps no
+        # row order, which the direct read's numbering needs (see ``plain``).
+        return f"CASE WHEN list_contains([{allowed}], lower({value})) THEN lower({value}) END"
     return value
 
 

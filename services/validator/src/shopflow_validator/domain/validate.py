@@ -14,7 +14,8 @@ from __future__ import annotations
 import csv
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from shopflow_validator.domain.model import (
     FileValidationResult,
     ValidationConfig,
 )
+from shopflow_validator.domain.plain import IN_FILE, PlainFile, RawLines, scan_plain
 from shopflow_validator.domain.records import (
     IN_RECORDS,
     IN_RUN,
@@ -165,6 +167,8 @@ def _layout(header: list[str], kind: FileKind) -> _Layout | FileError:
 # by the next step only.
 BATCH_ORDERS = "batch_orders"
 CHECKED = "checked"
+# The direct read's ordered table, of which CHECKED is a numbered view.
+CHECKED_ROWS = "checked_rows"
 READER_REJECTS = "reader_rejects"
 VERDICTS = "verdicts"
 REPEATS = "repeats"
@@ -193,6 +197,23 @@ def _read_records_sql(split: SplitFile, layout: _Layout) -> str:
     )
 
 
+def _read_plain_sql(plain: PlainFile, layout: _Layout) -> str:
+    """A scan of the file itself, for the direct read (see ``plain``): same reader, same
+    options, but no line column: the records are numbered by the order they are stored in."""
+    columns = "{" + ", ".join(f"'c{index}': 'VARCHAR'" for index in range(layout.width)) + "}"
+    # A CR LF file is read with the reader's own line-end handling (new_line = '\r\n'
+    # reads no row at all in DuckDB 1.5): the scan made sure every CR ends a line.
+    new_line = "" if plain.crlf else "new_line = '\\n', "
+    return (
+        f"read_csv({sql_text(str(plain.path))}, columns = {columns}, "
+        f"compression = {sql_text('gzip' if plain.gzip else 'none')}, "
+        "header = true, auto_detect = false, all_varchar = true, delim = ',', "
+        f"quote = '\"', escape = '\"', {new_line}strict_mode = true, "
+        f"store_rejects = true, rejects_table = {sql_text(READER_REJECTS)}, "
+        "rejects_scan = 'reader_scans')"
+    )
+
+
 def load_batch_orders(connection: DuckDBPyConnection, batch_orders: Path | None) -> None:
     """Step: the Parquet of the batch's accepted orders (``validate_batch``) -> table
     BATCH_ORDERS (order_id, b_user_id, b_source, b_line); empty when there is none."""
@@ -214,13 +235,24 @@ def _batch_orders_join(specs: tuple[ColumnSpec, ...]) -> str:
 
 
 def _checked_table_sql(
-    split: SplitFile,
+    source: str,
     layout: _Layout,
     specs: tuple[ColumnSpec, ...],
     rules: list[Rule],
     against_batch_orders: bool,
     money: MoneyMode,
+    *,
+    table: str = CHECKED,
+    numbered: bool = True,
+    kept_raw: tuple[ColumnSpec, ...] = (),
 ) -> str:
+    """The check step over ``source``, a scan of the file's cells (``c0``, ``c1``, ...).
+
+    ``numbered``: the scan has each record's ``_line`` first (the byte pass's records file);
+    otherwise the table is created in file order, and its row ids number the records (the
+    direct read, see ``plain``). ``kept_raw``: columns whose raw text the table keeps.
+    """
+
     def cell(spec: ColumnSpec) -> str:
         index = layout.positions.get(spec.name)
         if index is None:
@@ -264,15 +296,17 @@ def _checked_table_sql(
         f"AS {ident('rt_' + spec.name)}"
         for spec in rounded_specs
     ]
+    output += [raw(spec) for spec in kept_raw]
+    line = "_line, " if numbered else ""
     flagged = " OR ".join(
         [f"{warned(spec)} IS NOT NULL" for spec in warned_specs]
         + [f"coalesce({rounded(spec)}, false)" for spec in rounded_specs]
     )
     return f"""
-        CREATE TABLE {CHECKED} AS
+        CREATE TABLE {table} AS
         WITH cells AS (
-            SELECT TRY_CAST(_line AS BIGINT) AS _line, {cells}
-            FROM {_read_records_sql(split, layout)}
+            SELECT {"TRY_CAST(_line AS BIGINT) AS _line, " if numbered else ""}{cells}
+            FROM {source}
         ),
         parts AS (SELECT *{", " + parts if parts else ""} FROM cells),
         converted AS (SELECT *, {converted} FROM parts),
@@ -281,7 +315,7 @@ def _checked_table_sql(
             SELECT *, {first_broken(rules, "name")} AS rule
             FROM flagged {_batch_orders_join(specs) if against_batch_orders else ""}
         )
-        SELECT _line, {", ".join(output)}, rule,
+        SELECT {line}{", ".join(output)}, rule,
                -- Only a rejected row pays for building its message.
                CASE WHEN rule IS NOT NULL THEN {first_broken(rules, "message")} END AS message,
                {flagged or "false"} AS _flagged
@@ -467,35 +501,69 @@ def _rejects_of_whole_file(split: SplitFile, error: FileError) -> Iterator[_Reje
         yield line, offset, length, IN_STRAY if stray else IN_RECORDS, error.rule, error.message
 
 
+class _SplitTexts:
+    """The raw text of records, from the byte pass's files (``records``)."""
+
+    def __init__(self, split: SplitFile) -> None:
+        self._split = split
+        self._stack = ExitStack()
+        # The run last read, and where in it the last record found ended: rejects come by
+        # line, so each run is read once and searched in one pass.
+        self._run_offset, self._run, self._run_after = -1, b"", 0
+
+    def __enter__(self) -> _SplitTexts:
+        self._records = self._stack.enter_context(self._split.records_path.open("rb"))
+        self._stray = self._stack.enter_context(self._split.stray_path.open("rb"))
+        return self
+
+    def __exit__(self, *problem: object) -> None:
+        self._stack.close()
+
+    def text(self, line: int, offset: int, length: int, where: int) -> str:
+        if where == IN_RUN:
+            if self._run_offset != offset:
+                self._records.seek(offset)
+                self._run_offset, self._run, self._run_after = offset, self._records.read(length), 0
+            start, size = run_record(self._run, line, self._run_after)
+            self._run_after = start + size
+            return self._run[start : start + size].decode("utf-8")
+        source = self._stray if where == IN_STRAY else self._records
+        source.seek(offset)
+        return source.read(length).decode("utf-8")
+
+
+class _PlainTexts:
+    """The raw text of records, from the file itself: each record is its line (``plain``)."""
+
+    def __init__(self, plain: PlainFile) -> None:
+        self._lines = RawLines(plain)
+
+    def __enter__(self) -> _PlainTexts:
+        self._lines.__enter__()
+        return self
+
+    def __exit__(self, *problem: object) -> None:
+        self._lines.__exit__(None, None, None)
+
+    def text(self, line: int, offset: int, length: int, where: int) -> str:
+        return self._lines.text(line)
+
+
 def _write_rejects(
-    target: Path, source_key: str, split: SplitFile, rejects: Iterator[_Reject]
+    target: Path,
+    source_key: str,
+    texts: _SplitTexts | _PlainTexts,
+    rejects: Iterator[_Reject],
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
-    with (
-        split.records_path.open("rb") as records,
-        split.stray_path.open("rb") as stray_records,
-        target.open("w", encoding="utf-8", newline="") as out,
-    ):
+    with texts, target.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
         # The csv module quotes a field holding the line terminator's characters only, so
         # with "\n" as terminator a bare CR would go out unquoted; such rows quote all.
         quoting_all = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(REJECTS_HEADER)
-        # The run last read, and where in it the last record found ended: rejects come by
-        # line, so each run is read once and searched in one pass.
-        run_offset, run, run_after = -1, b"", 0
         for line, offset, length, where, rule, message in rejects:
-            if where == IN_RUN:
-                if run_offset != offset:
-                    records.seek(offset)
-                    run_offset, run, run_after = offset, records.read(length), 0
-                start, size = run_record(run, line, run_after)
-                run_after = start + size
-                raw_line = run[start : start + size].decode("utf-8")
-            else:
-                source = stray_records if where == IN_STRAY else records
-                source.seek(offset)
-                raw_line = source.read(length).decode("utf-8")
+            raw_line = texts.text(line, offset, length, where)
             row = (source_key, line, rule, message, raw_line)
             if "\r" in raw_line or "\r" in message or "\r" in source_key:
                 quoting_all.writerow(row)
@@ -638,8 +706,72 @@ def _findings(
     return _Findings(rounding, tuple(rounded_rows), tuple(warnings), tuple(cells))
 
 
+ORDERED_INSERT = "BATCH_CREATE_TABLE_AS"
+
+
+class _NotOneRecordPerLineError(Exception):
+    """DuckDB's reader did not read every line of a plain file as one row: the file takes
+    the general path (see ``plain``)."""
+
+
+def _check_plain_rows(
+    connection: DuckDBPyConnection,
+    plain: PlainFile,
+    layout: _Layout,
+    specs: tuple[ColumnSpec, ...],
+    rules: list[Rule],
+    money: MoneyMode,
+    against_batch_orders: bool,
+) -> None:
+    """Steps 2 and 3 of the direct read: the file -> CHECKED_ROWS in file order, numbered
+    by row id (CHECKED, a view); VERDICTS, a view of it, one per record.
+
+    The batch orders are not joined into the ordered table (a join may reorder rows);
+    ``user_mismatch``, the last rule, is set afterwards on the rows that broke no other.
+    """
+    user = {spec.name: spec for spec in specs}["user_id"] if against_batch_orders else None
+    create = _checked_table_sql(
+        _read_plain_sql(plain, layout),
+        layout,
+        specs,
+        rules,
+        False,
+        money,
+        table=CHECKED_ROWS,
+        numbered=False,
+        kept_raw=() if user is None else (user,),
+    )
+    # Only DuckDB's batch insert stores rows in the order its parallel scan read them; a
+    # plan that cannot use it (a join, say) would number records wrongly, so it is refused.
+    plan = " ".join(str(row[-1]) for row in connection.execute(f"EXPLAIN {create}").fetchall())
+    if ORDERED_INSERT not in plan:
+        raise _NotOneRecordPerLineError
+    connection.execute(create)
+    (rows,) = _one(connection, f"SELECT count(*) FROM {CHECKED_ROWS}")
+    (unread,) = _one(connection, f"SELECT count(*) FROM {READER_REJECTS}")
+    if unread or rows != plain.rows_in:
+        raise _NotOneRecordPerLineError
+    connection.execute(
+        f"CREATE VIEW {CHECKED} AS "
+        f"SELECT rowid + {plain.header_line + 1} AS _line, * FROM {CHECKED_ROWS}"
+    )
+    if user is not None:
+        mismatch = user_mismatch_rule(specs)
+        order_id = typed({spec.name: spec for spec in specs}["order_id"])
+        connection.execute(
+            f"UPDATE {CHECKED_ROWS} SET rule = {sql_text(mismatch.name)}, "
+            f"message = {mismatch.message} FROM {BATCH_ORDERS} "
+            f"WHERE {CHECKED_ROWS}.rule IS NULL AND {BATCH_ORDERS}.order_id = {order_id} "
+            f"AND {mismatch.broken_when}"
+        )
+    connection.execute(
+        f"CREATE VIEW {VERDICTS} AS SELECT _line AS line, 0::BIGINT AS raw_offset, "
+        f"0::BIGINT AS raw_length, {IN_FILE} AS raw_in, rule, message FROM {CHECKED}"
+    )
+
+
 def _check_rows(
-    split: SplitFile,
+    records: SplitFile | PlainFile,
     layout: _Layout,
     kind: FileKind,
     source_key: str,
@@ -656,20 +788,19 @@ def _check_rows(
     1. ``load_batch_orders`` (order items only): batch orders Parquet -> BATCH_ORDERS;
     2. check: records.csv (+ BATCH_ORDERS) -> CHECKED, and the reader's READER_REJECTS;
     3. judge: CHECKED + READER_REJECTS + index.csv + runs.csv -> VERDICTS (one per record);
+       (the direct read of a plain file does 2 and 3 in ``_check_plain_rows``)
     4. repeats: CHECKED + VERDICTS -> REPEATS (duplicates and corrections within the file);
     5. write: VERDICTS + REPEATS -> EXCLUDED (the few lines not written), CHECKED minus
        EXCLUDED -> the accepted Parquet (``_written_filter``);
-    6. rejects: VERDICTS + the byte pass's files -> the rejects CSV;
+    6. rejects: VERDICTS + the records' raw text -> the rejects CSV;
     7. findings: CHECKED + VERDICTS + REPEATS -> column warnings and rounded money.
     """
     specs = column_specs(kind)
     rules = rules_for(specs, config.money)
     against_batch_orders = kind in CHECKED_AGAINST_BATCH_ORDERS
-    if against_batch_orders:
-        rules.append(user_mismatch_rule(specs))
     key = next(spec for spec in specs if spec.name == PRIMARY_KEYS[kind])
     spill = scratch / "spill"
-    spill.mkdir()
+    spill.mkdir(exist_ok=True)
     connection = engine.connect(spill)
     try:
         if against_batch_orders:
@@ -677,21 +808,37 @@ def _check_rows(
         # Measured (issue 15): with insertion order kept, DuckDB checks the file's rows on
         # every thread; without, the CSV scan feeding this table runs on one (about half the
         # wall time of this step on 2 cores). Memory stays under the engine's limit either way.
+        # The direct read relies on it too: its rows are numbered by the order they are kept in.
         (keep_order,) = _one(connection, "SELECT current_setting('preserve_insertion_order')")
         connection.execute("SET preserve_insertion_order = true")
-        connection.execute(
-            _checked_table_sql(split, layout, specs, rules, against_batch_orders, config.money)
-        )
+        if isinstance(records, PlainFile):
+            _check_plain_rows(
+                connection, records, layout, specs, rules, config.money, against_batch_orders
+            )
+        else:
+            if against_batch_orders:
+                rules.append(user_mismatch_rule(specs))
+            connection.execute(
+                _checked_table_sql(
+                    _read_records_sql(records, layout),
+                    layout,
+                    specs,
+                    rules,
+                    against_batch_orders,
+                    config.money,
+                )
+            )
         connection.execute(f"SET preserve_insertion_order = {bool(keep_order)}")
-        connection.execute(_verdicts_table_sql(split, layout.width))
+        if isinstance(records, SplitFile):
+            connection.execute(_verdicts_table_sql(records, layout.width))
         connection.execute(_repeats_table_sql(specs, key))
         verdicts, passed = _one(
             connection,
             f"SELECT count(*), count(*) FILTER (WHERE rule IS NULL) FROM {VERDICTS}",
         )
-        if verdicts != split.rows_in:
+        if verdicts != records.rows_in:
             raise RuntimeError(
-                f"{source_key}: {verdicts} verdicts for {split.rows_in} records: index unreadable"
+                f"{source_key}: {verdicts} verdicts for {records.rows_in} records: index unreadable"
             )
         duplicates, corrections = _one(
             connection,
@@ -709,9 +856,10 @@ def _check_rows(
             )
             if written != accepted:
                 raise RuntimeError(f"{source_key}: wrote {written} of {accepted} accepted rows")
+        texts = _PlainTexts(records) if isinstance(records, PlainFile) else _SplitTexts(records)
         by_rule = (
-            _write_rejects(rejects_path, source_key, split, _rejects_from_duckdb(connection))
-            if passed < split.rows_in
+            _write_rejects(rejects_path, source_key, texts, _rejects_from_duckdb(connection))
+            if passed < records.rows_in
             else {}
         )
         outcome = _RowOutcome(
@@ -732,6 +880,106 @@ def _check_rows(
     return outcome
 
 
+@dataclass(frozen=True)
+class _FileOutcome:
+    """What one way of reading a file found: its shape, and its rows' outcome."""
+
+    header: tuple[str, ...]
+    header_line: int | None
+    rows_in: int
+    gzip: bool
+    file_error: FileError | None = None
+    extra: tuple[str, ...] = ()
+    aliases: dict[str, str] = field(default_factory=dict)
+    rows: _RowOutcome = field(default_factory=_RowOutcome)
+
+
+def _read_directly(
+    path: Path,
+    kind: FileKind,
+    check: Callable[[SplitFile | PlainFile, _Layout], _RowOutcome],
+    outputs: tuple[Path, ...],
+) -> _FileOutcome | None:
+    """The direct read (see ``plain``) when the file qualifies and its header is right;
+    None sends the file the general way (which also reports every file-level problem)."""
+    plain = scan_plain(path)
+    if plain is None:
+        return None
+    layout = _layout(plain.header, kind)
+    if isinstance(layout, FileError):
+        return None
+    try:
+        rows = check(plain, layout)
+    except (_NotOneRecordPerLineError, duckdb.InvalidInputException):
+        for output in outputs:
+            output.unlink(missing_ok=True)
+        return None
+    return _FileOutcome(
+        header=tuple(plain.header),
+        header_line=plain.header_line,
+        rows_in=plain.rows_in,
+        gzip=plain.gzip,
+        extra=layout.extra,
+        aliases=layout.aliases,
+        rows=rows,
+    )
+
+
+def _read_split(
+    path: Path,
+    kind: FileKind,
+    scratch: Path,
+    source_key: str,
+    check: Callable[[SplitFile | PlainFile, _Layout], _RowOutcome],
+    outputs: tuple[Path, ...],
+) -> _FileOutcome:
+    """The general path: the byte pass numbers the records, then DuckDB checks them."""
+    split = split_records(path, scratch)
+    file_error = split.error
+    extra: tuple[str, ...] = ()
+    aliases: dict[str, str] = {}
+    rows = _RowOutcome()
+    if file_error is None and split.header is not None:
+        layout = _layout(split.header, kind)
+        if isinstance(layout, FileError):
+            file_error = layout
+        else:
+            extra, aliases = layout.extra, layout.aliases
+            if split.rows_in:
+                try:
+                    rows = check(split, layout)
+                except duckdb.InvalidInputException as problem:
+                    # A safety net: the byte pass keeps every input known to upset
+                    # DuckDB's reader away from it, but should another one appear, the
+                    # file fails as data (not retried as a crash) and says why.
+                    for output in outputs:
+                        output.unlink(missing_ok=True)
+                    file_error = FileError(
+                        "unreadable_csv",
+                        "the CSV reader gave up on the file: "
+                        + str(problem).strip().splitlines()[0][:300],
+                    )
+    if file_error is not None and split.rows_in:
+        rows = _RowOutcome(
+            by_rule=_write_rejects(
+                outputs[1],
+                source_key,
+                _SplitTexts(split),
+                _rejects_of_whole_file(split, file_error),
+            )
+        )
+    return _FileOutcome(
+        header=tuple(split.header or ()),
+        header_line=split.header_line,
+        rows_in=split.rows_in,
+        gzip=split.gzip,
+        file_error=file_error,
+        extra=extra,
+        aliases=aliases,
+        rows=rows,
+    )
+
+
 def validate_file(
     path: Path,
     kind_expected: FileKind,
@@ -744,6 +992,7 @@ def validate_file(
     stem: str | None = None,
     staged_key: str | None = None,
     batch_orders: Path | None = None,
+    direct_read: bool = True,
 ) -> FileValidationResult:
     """Validate the CSV (or gzipped CSV) at ``path`` as a ``kind_expected`` file.
 
@@ -756,81 +1005,61 @@ def validate_file(
     ``batch_orders`` (order items only) is a Parquet file of the batch's accepted orders
     (``order_id, user_id, source_key, line``, one row per order): an item whose order is
     there with another ``user_id`` is rejected under ``user_mismatch``.
+
+    ``direct_read``: a file holding one record per line is read by DuckDB as it is (see
+    ``plain``); False sends every file through the byte pass (the parity tests compare both).
     """
     config = config or ValidationConfig()
     stem = stem or stem_of(path.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     accepted_path = out_dir / f"{stem}.parquet"
     rejects_path = out_dir / f"{stem}.rejected.csv"
-    for stale in (accepted_path, rejects_path):
+    outputs = (accepted_path, rejects_path)
+    for stale in outputs:
         stale.unlink(missing_ok=True)
 
     scratch = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
+
+    def check(records: SplitFile | PlainFile, layout: _Layout) -> _RowOutcome:
+        return _check_rows(
+            records,
+            layout,
+            kind_expected,
+            source_key,
+            ingest_seq,
+            accepted_path,
+            rejects_path,
+            scratch,
+            config,
+            engine,
+            batch_orders,
+        )
+
     try:
-        split = split_records(path, scratch)
-        file_error = split.error
-        extra: tuple[str, ...] = ()
-        aliases: dict[str, str] = {}
-        rows = _RowOutcome()
-        if file_error is None and split.header is not None:
-            layout = _layout(split.header, kind_expected)
-            if isinstance(layout, FileError):
-                file_error = layout
-            else:
-                extra, aliases = layout.extra, layout.aliases
-                if split.rows_in:
-                    try:
-                        rows = _check_rows(
-                            split,
-                            layout,
-                            kind_expected,
-                            source_key,
-                            ingest_seq,
-                            accepted_path,
-                            rejects_path,
-                            scratch,
-                            config,
-                            engine,
-                            batch_orders,
-                        )
-                    except duckdb.InvalidInputException as problem:
-                        # A safety net: the byte pass keeps every input known to upset
-                        # DuckDB's reader away from it, but should another one appear, the
-                        # file fails as data (not retried as a crash) and says why.
-                        accepted_path.unlink(missing_ok=True)
-                        rejects_path.unlink(missing_ok=True)
-                        file_error = FileError(
-                            "unreadable_csv",
-                            "the CSV reader gave up on the file: "
-                            + str(problem).strip().splitlines()[0][:300],
-                        )
-        if file_error is not None and split.rows_in:
-            rows = _RowOutcome(
-                by_rule=_write_rejects(
-                    rejects_path, source_key, split, _rejects_of_whole_file(split, file_error)
-                )
-            )
-        findings = rows.findings
+        read = _read_directly(path, kind_expected, check, outputs) if direct_read else None
+        if read is None:
+            read = _read_split(path, kind_expected, scratch, source_key, check, outputs)
+        rows, findings = read.rows, read.rows.findings
         result = FileValidationResult(
             kind=kind_expected,
             source_key=source_key,
             stem=stem,
-            rows_in=split.rows_in,
+            rows_in=read.rows_in,
             accepted=rows.accepted,
             rejected=sum(rows.by_rule.values()),
             rejects_by_rule=rows.by_rule,
-            extra_columns=extra,
-            file_error=file_error,
+            extra_columns=read.extra,
+            file_error=read.file_error,
             accepted_path=accepted_path if rows.accepted else None,
             rejects_path=rejects_path if rows.by_rule else None,
             ingest_seq=ingest_seq,
             staged_key=staged_key,
             duplicates=rows.duplicates,
             corrections=rows.corrections,
-            header=tuple(split.header or ()),
-            header_line=split.header_line,
-            gzip=split.gzip,
-            column_aliases=aliases,
+            header=read.header,
+            header_line=read.header_line,
+            gzip=read.gzip,
+            column_aliases=read.aliases,
             duplicate_rows=rows.duplicate_rows,
             correction_rows=rows.correction_rows,
             money_rounding=findings.money_rounding,

@@ -730,25 +730,13 @@ def _mark_duplicates(connection: DuckDBPyConnection, plain: PlainFile) -> str:
     return _WRITTEN_OF_PLAIN
 
 
-def _unsorted_write(
-    connection: DuckDBPyConnection,
-    sorted_write: str,
-    specs: tuple[ColumnSpec, ...],
-    ingest_seq: str,
-    source_key: str,
-    target: Path,
-    key_repeats: int,
-    written: str,
-) -> str:
+def _unsorted_write(connection: DuckDBPyConnection, sorted_write: str, unsorted: str) -> str:
     """The write without its sort when DuckDB's plan for it keeps CHECKED's order.
 
     Measured (issue 15): sorting 2M rows by line was a third of writing them. The direct
     read's rows are stored in line order; DuckDB's batch copy writes them in that order,
     so the sort is dropped only where the plan is one.
     """
-    unsorted = _write_parquet_sql(
-        specs, ingest_seq, source_key, target, key_repeats, written, sort=False
-    )
     connection.execute("SET preserve_insertion_order = true")
     plan = " ".join(str(row[-1]) for row in connection.execute(f"EXPLAIN {unsorted}").fetchall())
     return unsorted if ORDERED_COPY in plan else sorted_write
@@ -896,19 +884,11 @@ def _check_rows(
         else:
             written_filter = _written_filter(connection, accepted)
         if accepted:
-            write = _write_parquet_sql(
-                specs, ingest_seq, source_key, accepted_path, int(corrections), written_filter
-            )
+            parquet = (specs, ingest_seq, source_key, accepted_path, int(corrections))
+            write = _write_parquet_sql(*parquet, written_filter)
             if isinstance(records, PlainFile):
                 write = _unsorted_write(
-                    connection,
-                    write,
-                    specs,
-                    ingest_seq,
-                    source_key,
-                    accepted_path,
-                    int(corrections),
-                    written_filter,
+                    connection, write, _write_parquet_sql(*parquet, written_filter, sort=False)
                 )
             (written,) = _one(connection, write)
             connection.execute(f"SET preserve_insertion_order = {bool(keep_order)}")

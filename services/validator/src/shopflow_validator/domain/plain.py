@@ -26,9 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from shopflow_contracts.rows import GZIP_MAGIC
-
-from shopflow_validator.domain.records import UTF8_BOM, ends_inside_quotes, parse_header
+from shopflow_validator.domain.records import (
+    UTF8_BOM,
+    ends_inside_quotes,
+    is_gzip_file,
+    open_decompressed,
+    parse_header,
+)
 
 SCAN_CHUNK_BYTES = 1 << 22
 # Where a record's raw text is, beside the byte pass's IN_RECORDS, IN_STRAY and IN_RUN: the
@@ -49,15 +53,6 @@ class PlainFile:
     gzip: bool
     crlf: bool
     header_line: int = 1
-
-
-def _open(source: Path, is_gzip: bool) -> io.BufferedIOBase:
-    return gzip.GzipFile(source, "rb") if is_gzip else source.open("rb")
-
-
-def _is_gzip(source: Path) -> bool:
-    with source.open("rb") as probe:
-        return probe.read(len(GZIP_MAGIC)) == GZIP_MAGIC
 
 
 class _NotPlainError(Exception):
@@ -98,14 +93,14 @@ def scan_plain(source: Path) -> PlainFile | None:
     header, no data line, bytes that are not UTF-8, NUL bytes, a broken gzip stream):
     the general path is the one that says what is wrong, and where.
     """
-    is_gzip = _is_gzip(source)
+    is_gzip = is_gzip_file(source)
     decoder = codecs.getincrementaldecoder("utf-8")()
     header: bytes | None = None
     crlf = False
     lines = 0
     carry = b""
     try:
-        with _open(source, is_gzip) as stream:
+        with open_decompressed(source, is_gzip) as stream:
             while chunk := stream.read(SCAN_CHUNK_BYTES):
                 if b"\x00" in chunk:
                     return None
@@ -170,7 +165,7 @@ class RawLines:
         self._done = False
 
     def __enter__(self) -> RawLines:
-        self._stream = _open(self._plain.path, self._plain.gzip)
+        self._stream = open_decompressed(self._plain.path, self._plain.gzip)
         return self
 
     def __exit__(

@@ -320,8 +320,14 @@ def parse_header(raw: bytes) -> list[str]:
     return next(csv.reader(io.StringIO(raw.decode("utf-8"), newline="")), [])
 
 
-def _open_decompressed(source: Path, is_gzip: bool) -> io.BufferedIOBase:
+def open_decompressed(source: Path, is_gzip: bool) -> io.BufferedIOBase:
     return gzip.GzipFile(source, "rb") if is_gzip else source.open("rb")
+
+
+def is_gzip_file(source: Path) -> bool:
+    """Gzip is recognised by its magic bytes, never by the file name."""
+    with source.open("rb") as probe:
+        return probe.read(len(GZIP_MAGIC)) == GZIP_MAGIC
 
 
 def split_records(source: Path, work_dir: Path) -> SplitFile:
@@ -333,8 +339,7 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
     index_path = work_dir / "index.csv"
     runs_path = work_dir / "runs.csv"
     stray_path = work_dir / "stray.bin"
-    with source.open("rb") as probe:
-        is_gzip = probe.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+    is_gzip = is_gzip_file(source)
     decoder = codecs.getincrementaldecoder("utf-8")()
     error: FileError | None = None
     content_bytes = 0
@@ -347,7 +352,7 @@ def split_records(source: Path, work_dir: Path) -> SplitFile:
     ):
         splitter = _Splitter(records, index, runs, stray)
         try:
-            with _open_decompressed(source, is_gzip) as stream:
+            with open_decompressed(source, is_gzip) as stream:
                 while True:
                     chunk = stream.read(CHUNK_BYTES)
                     if first_chunk and chunk.startswith(UTF8_BOM):
